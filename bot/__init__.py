@@ -1,0 +1,1 @@
+"""Frivilligbotten: the shared package (knowledge base, lead store, dashboard, channels, command line)."""

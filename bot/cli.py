@@ -1,0 +1,183 @@
+"""Command line: python -m bot <command>. Run `python -m bot --help` for the list."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from typing import Callable
+
+from bot.settings import ROOT, Settings
+
+
+def cmd_spacy_setup(_args: argparse.Namespace) -> int:
+    from bot import spacy_setup
+
+    print(spacy_setup.ensure(), flush=True)
+    return 0
+
+
+def cmd_train(_args: argparse.Namespace) -> int:
+    from bot.training import ensure_model
+
+    ensure_model()
+    return 0
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    from bot.runner import run
+
+    return run()
+
+
+def cmd_validate(_args: argparse.Namespace) -> int:
+    from bot.checks import validate
+
+    return validate()
+
+
+def cmd_test_stories(_args: argparse.Namespace) -> int:
+    from bot.checks import test_stories
+
+    return test_stories()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from bot.evaluation import evaluate
+
+    return evaluate(folds=args.folds, skip_cv=args.skip_cv)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot.bench import main
+
+    return main(users=args.users, seconds=args.seconds)
+
+
+def cmd_web(_args: argparse.Namespace) -> int:
+    from bot.web.app import serve
+
+    return serve()
+
+
+def cmd_telegram(_args: argparse.Namespace) -> int:
+    from bot.telegram_bridge import main
+
+    return main()
+
+
+def cmd_leads_export(args: argparse.Namespace) -> int:
+    from bot.leads import open_store, to_csv
+
+    store = open_store()
+    rows = list(store.all_leads())
+    if args.format == "csv":
+        sys.stdout.buffer.write(to_csv(rows).encode("utf-8"))
+    else:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    store.audit("cli", "export", count=len(rows), format=args.format)
+    print(f"{len(rows)} leads exported", file=sys.stderr)
+    return 0
+
+
+def cmd_coordinators_add(args: argparse.Namespace) -> int:
+    from bot.web.accounts import AccountError, add_coordinator
+
+    try:
+        password = add_coordinator(args.email, args.name, args.role, args.region or [], args.password)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.password is None:
+        print(f"Created {args.email}; password (shown once): {password}")
+    else:
+        print(f"Created {args.email}")
+    return 0
+
+
+def cmd_coordinators_list(_args: argparse.Namespace) -> int:
+    from bot.web.accounts import list_coordinators
+
+    for row in list_coordinators():
+        print(f"{row.email:<40} {row.role:<12} {','.join(row.regions or []) or '-'}  {row.name}")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from bot.retention import purge
+
+    report = purge(days=args.days)
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+def cmd_config(_args: argparse.Namespace) -> int:
+    for env, default, doc in Settings.documented():
+        print(f"{env:<22} {default or '(empty)':<38} {doc}")
+    return 0
+
+
+def cmd_nlu_lookups(_args: argparse.Namespace) -> int:
+    from bot.nlu_data import write_municipality_nlu
+
+    path = write_municipality_nlu()
+    print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bot", description="Frivilligbotten: the regions' volunteer chatbot.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    add("run", cmd_run, "Start Rasa, the action server, the web server and (if configured) Telegram.")
+    add("train", cmd_train, "Train the model unless one for the current inputs is cached.")
+    add("spacy-setup", cmd_spacy_setup, "Install da_core_news_sm if reachable, else prepare the fallback pipeline.")
+    add("validate", cmd_validate, "rasa data validate, failing on warnings about our data.")
+    add("test-stories", cmd_test_stories, "rasa test core on tests/stories with --fail-on-prediction-errors.")
+    ev = add("evaluate", cmd_evaluate, "NLU cross-validation and the public eval cases; reports in var/reports.")
+    ev.add_argument("--folds", type=int, default=5)
+    ev.add_argument("--skip-cv", action="store_true", help="only run the eval cases")
+    bench = add("bench", cmd_bench, "Load test against this bot and Rasa's starter bot.")
+    bench.add_argument("--users", type=int, default=10)
+    bench.add_argument("--seconds", type=int, default=60)
+    add("web", cmd_web, "Serve the dashboard, the demo page and the widget on WEB_PORT.")
+    add("telegram", cmd_telegram, "Run the Telegram bridge (needs TELEGRAM_BOT_TOKEN).")
+    add("config", cmd_config, "List the environment variables and their defaults.")
+    add("nlu-lookups", cmd_nlu_lookups, "Regenerate nlu/municipalities.yml from bot/knowledge/municipalities.yml.")
+    purge = add("purge", cmd_purge, "Delete closed leads past retention and conversations without consent.")
+    purge.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS")
+
+    leads = sub.add_parser("leads", help="Lead store commands.")
+    leads_sub = leads.add_subparsers(dest="leads_command", required=True)
+    export = leads_sub.add_parser("export", help="Print every lead as JSON or CSV (Danish Excel).")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.set_defaults(func=cmd_leads_export)
+
+    coord = sub.add_parser("coordinators", help="Dashboard accounts.")
+    coord_sub = coord.add_subparsers(dest="coord_command", required=True)
+    add_c = coord_sub.add_parser("add", help="Create an account; prints a random password unless --password is given.")
+    add_c.add_argument("email")
+    add_c.add_argument("--name", required=True)
+    add_c.add_argument("--role", choices=("coordinator", "admin"), default="coordinator")
+    add_c.add_argument("--region", action="append", help="region code; repeat for several (coordinators only)")
+    add_c.add_argument("--password", help="set this password instead of a random one")
+    add_c.set_defaults(func=cmd_coordinators_add)
+    list_c = coord_sub.add_parser("list", help="List accounts.")
+    list_c.set_defaults(func=cmd_coordinators_list)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode or 1
+    except KeyboardInterrupt:
+        return 130

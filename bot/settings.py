@@ -1,0 +1,183 @@
+"""The one configuration object: every setting comes from the environment, with an embedded default.
+
+Nothing else in the project reads environment variables, so the README's table of
+variables and this module are the whole story of how the bot is configured.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from functools import cache
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else ROOT / path
+
+
+def _sqlite(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration; build it with `Settings.from_env()`."""
+
+    var_dir: Path = field(default=ROOT / "var", metadata={"env": "VAR_DIR", "doc": "Folder for embedded databases, the outbox and caches."})
+    rasa_port: int = field(default=5005, metadata={"env": "RASA_PORT", "doc": "Rasa server (REST and socket.io)."})
+    action_port: int = field(default=5055, metadata={"env": "ACTION_PORT", "doc": "Action server."})
+    web_port: int = field(default=8000, metadata={"env": "WEB_PORT", "doc": "Coordinator dashboard, demo page and chat widget."})
+    rasa_url: str = field(
+        default="",
+        metadata={
+            "env": "RASA_URL",
+            "doc": "Public base URL of the Rasa server as the widget and Telegram bridge reach it; default http://localhost:RASA_PORT.",
+        },
+    )
+    action_url: str = field(
+        default="", metadata={"env": "ACTION_URL", "doc": "URL the Rasa server calls for custom actions; default http://localhost:ACTION_PORT/webhook."}
+    )
+    leads_db_url: str = field(default="", metadata={"env": "LEADS_DB_URL", "doc": "SQLAlchemy URL of the lead store; default SQLite in VAR_DIR."})
+    tracker_db_url: str = field(default="", metadata={"env": "TRACKER_DB_URL", "doc": "SQLAlchemy URL of Rasa's tracker store; default SQLite in VAR_DIR."})
+    redis_url: str = field(
+        default="", metadata={"env": "REDIS_URL", "doc": "redis://host:port/db for Rasa's lock store; empty means in-memory (one Rasa instance)."}
+    )
+    smtp_host: str = field(default="", metadata={"env": "SMTP_HOST", "doc": "Mail server for coordinator notifications; empty means the outbox folder."})
+    smtp_port: int = field(default=587, metadata={"env": "SMTP_PORT", "doc": "Mail server port."})
+    smtp_user: str = field(default="", metadata={"env": "SMTP_USER", "doc": "Mail server login (optional)."})
+    smtp_password: str = field(default="", metadata={"env": "SMTP_PASSWORD", "doc": "Mail server password (optional)."})
+    smtp_starttls: bool = field(default=True, metadata={"env": "SMTP_STARTTLS", "doc": "Use STARTTLS when the server offers it."})
+    mail_from: str = field(default="frivilligbotten@localhost", metadata={"env": "MAIL_FROM", "doc": "Sender address of notifications."})
+    coordinators_file: Path = field(
+        default=ROOT / "bot" / "defaults" / "coordinators.yml",
+        metadata={"env": "COORDINATORS_FILE", "doc": "Routing: each region's coordinators, contact details and working hours."},
+    )
+    secret_key: str = field(default="", metadata={"env": "SECRET_KEY", "doc": "Signs dashboard sessions; default a random key kept in VAR_DIR."})
+    cookie_secure: bool = field(
+        default=True, metadata={"env": "COOKIE_SECURE", "doc": "Send the dashboard session cookie over HTTPS only (browsers treat localhost as secure)."}
+    )
+    retention_days: int = field(default=180, metadata={"env": "RETENTION_DAYS", "doc": "Closed leads older than this are purged."})
+    conversation_retention_days: int = field(
+        default=7, metadata={"env": "CONVERSATION_RETENTION_DAYS", "doc": "Conversations without a consented lead are deleted after this many idle days."}
+    )
+    public_url: str = field(
+        default="", metadata={"env": "PUBLIC_URL", "doc": "Public base URL of the web server (privacy notice links); default http://localhost:WEB_PORT."}
+    )
+    telegram_token: str = field(default="", metadata={"env": "TELEGRAM_BOT_TOKEN", "doc": "Starts the Telegram bridge when set."})
+    telegram_webhook_url: str = field(
+        default="", metadata={"env": "TELEGRAM_WEBHOOK_URL", "doc": "Public HTTPS URL for webhook mode; empty means long polling."}
+    )
+    telegram_secret: str = field(
+        default="", metadata={"env": "TELEGRAM_SECRET_TOKEN", "doc": "Secret token Telegram sends with webhook calls; default derived from the bot token."}
+    )
+    telegram_port: int = field(default=8443, metadata={"env": "TELEGRAM_PORT", "doc": "Local port of the webhook listener."})
+    telegram_api_url: str = field(
+        default="https://api.telegram.org/bot", metadata={"env": "TELEGRAM_API_URL", "doc": "Bot API base URL (tests point it at a local fake)."}
+    )
+    model_dir: Path = field(default=ROOT / "models", metadata={"env": "MODEL_DIR", "doc": "Where trained models are cached by the hash of their inputs."})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int",):
+                values[f.name] = int(raw)
+            elif f.type in ("bool",):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "ja", "on")
+            elif f.type in ("Path",):
+                values[f.name] = _path(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    # Derived values: defaults that depend on other settings.
+    @property
+    def leads_url(self) -> str:
+        return self.leads_db_url or _sqlite(self.var_dir / "leads.db")
+
+    @property
+    def tracker_url(self) -> str:
+        return self.tracker_db_url or _sqlite(self.var_dir / "tracker.db")
+
+    @property
+    def rasa_base_url(self) -> str:
+        return (self.rasa_url or f"http://localhost:{self.rasa_port}").rstrip("/")
+
+    @property
+    def action_webhook_url(self) -> str:
+        return self.action_url or f"http://localhost:{self.action_port}/webhook"
+
+    @property
+    def web_base_url(self) -> str:
+        return (self.public_url or f"http://localhost:{self.web_port}").rstrip("/")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Leads that could not be written wait here until the database is back."""
+        return self.var_dir / "spool"
+
+    @property
+    def spacy_fallback_dir(self) -> Path:
+        """A build artefact like the models, so it lives beside them and not in the runtime data."""
+        return self.model_dir / "spacy" / "da_blank_lookup"
+
+    def session_secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def rasa_env(self) -> dict[str, str]:
+        """The variables endpoints.yml expands, so Rasa reads the same settings as everything else."""
+        lock_type, redis_host, redis_port, redis_db, redis_password = "in_memory", "localhost", "6379", "1", ""
+        if self.redis_url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.redis_url)
+            lock_type = "redis"
+            redis_host = parts.hostname or "localhost"
+            redis_port = str(parts.port or 6379)
+            redis_db = parts.path.lstrip("/") or "1"
+            redis_password = parts.password or ""
+        return {
+            "ACTION_ENDPOINT_URL": self.action_webhook_url,
+            "TRACKER_STORE_URL": self.tracker_url,
+            "LOCK_STORE_TYPE": lock_type,
+            "LOCK_REDIS_HOST": redis_host,
+            "LOCK_REDIS_PORT": redis_port,
+            "LOCK_REDIS_DB": redis_db,
+            "LOCK_REDIS_PASSWORD": redis_password,
+        }
+
+    @staticmethod
+    def documented() -> list[tuple[str, str, str]]:
+        """(variable, default, meaning) for the README and `python -m bot config`."""
+        rows = []
+        for f in fields(Settings):
+            default = f.default
+            shown = str(default.relative_to(ROOT)) if isinstance(default, Path) and default.is_relative_to(ROOT) else str(default)
+            rows.append((f.metadata["env"], shown, f.metadata["doc"]))
+        return rows
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()

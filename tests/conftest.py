@@ -1,0 +1,93 @@
+"""Shared fixtures: one trained model, one SMTP server and one running bot per test session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+
+from stack import Stack, free_port
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+class Mailbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Message] = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                mailbox.messages.append(message_from_bytes(envelope.content))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def with_header(self, name: str, value: str) -> list[Message]:
+        return [m for m in self.messages if m.get(name) == value]
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def model() -> Path:
+    from bot.training import ensure_model
+
+    return ensure_model()
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def bot(model: Path, mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The bot as `make run` starts it, on SQLite stores in a temporary folder."""
+    stack = Stack(
+        model=model,
+        var_dir=tmp_path_factory.mktemp("var"),
+        extra_env={
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(mailbox.port),
+            "SMTP_STARTTLS": "false",
+        },
+    )
+    try:
+        for name in ("actions", "rasa", "web"):
+            stack.start(name)
+        yield stack
+    except Exception:
+        for name in stack.logs:
+            print(f"--- {name} log ---\n{stack.log_tail(name)}")
+        raise
+    finally:
+        stack.stop_all()
+
+
+@pytest.fixture
+def sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
