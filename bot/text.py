@@ -1,0 +1,66 @@
+"""Matching Danish as citizens write it: with or without æ/ø/å, and with small typos."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@lru_cache(maxsize=4096)
+def fold(text: str) -> str:
+    """Lowercase with æ/ø/å, aa/ae/oe and accents reduced to one spelling, punctuation as spaces."""
+    text = text.lower().replace("å", "aa").replace("æ", "ae").replace("ø", "oe")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.replace("aa", "a").replace("ae", "a").replace("oe", "o")
+    return " ".join(_WORD.findall(text))
+
+
+def words(text: str) -> list[str]:
+    return fold(text).split()
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """True when a and b differ by at most one insertion, deletion, substitution or swap."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    if la > lb:
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1 :]
+
+
+def phrase_score(phrase: str, text_words: list[str]) -> int:
+    """How strongly a keyword phrase occurs in the text: its length when found, else 0.
+
+    A single word also matches as the start of a longer word ("tavshedspligten") and,
+    from six letters on, with one typo ("tavshetspligt").
+    """
+    target = phrase.split()
+    if not target:
+        return 0
+    n = len(target)
+    for i in range(len(text_words) - n + 1):
+        window = text_words[i : i + n]
+        if all(_word_matches(t, w) for t, w in zip(target, window, strict=True)):
+            return len(phrase.replace(" ", ""))
+    return 0
+
+
+def _word_matches(keyword: str, word: str) -> bool:
+    if keyword == word:
+        return True
+    if len(keyword) >= 4 and word.startswith(keyword) and len(word) - len(keyword) <= 4:
+        return True
+    return len(keyword) >= 6 and within_one_edit(keyword, word)
