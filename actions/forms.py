@@ -1,0 +1,471 @@
+"""The sign-up and handoff forms: one question at a time, every answer checked.
+
+A question asked in the middle of a form ("har frivillige tavshedspligt?") is answered
+here, in the validator, which then leaves the slot empty so that the form asks the
+pending question again. Cancelling, corrections and requests for a person leave the
+form through rules (stories/signup.yml, stories/handoff.yml).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.answers import Answerer
+from actions.common import KNOWLEDGE_INTENTS, entity_values, latest_intent, latest_text, text, user_turns
+from bot import geo, validation
+from bot.knowledge_base import kb
+from bot.privacy import contains_cpr
+from bot.settings import settings
+
+OPTIONAL = {"email", "message"}
+MISSES_BEFORE_OFFER = 3
+SOCIAL_INTENTS = {"greet", "goodbye", "thank", "affirm", "deny", "help", "bot_challenge"}
+INTERRUPTION_CONFIDENCE = 0.6
+FREE_TEXT_INTERRUPTION_CONFIDENCE = 0.8
+
+
+def summary(domain: DomainDict, tracker: Tracker, slots: List[str]) -> str:
+    """The answers so far, one line each, as the citizen sees them before consenting."""
+    knowledge = kb()
+    lines = []
+    for slot in slots:
+        value = tracker.get_slot(slot)
+        if slot == "phone" and value:
+            value = validation.phone_display(value)
+        elif slot == "interests":
+            value = ", ".join(i.title for code in value or [] if (i := knowledge.interest(code)))
+        elif slot == "region" and value:
+            value = knowledge.region_name(value)
+        if slot in ("municipality", "message") and not value:
+            continue
+        lines.append(text(domain, f"utter_summary_{slot}", value=value or text(domain, "utter_not_given")))
+    return "\n".join(lines)
+
+
+class ContactFormValidator(FormValidationAction, ABC):
+    """Validation shared by the sign-up and the handoff: name, contact, municipality."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """Abstract, so that the SDK does not register the base class as an action."""
+
+    # --- shared mechanics --------------------------------------------------------
+    def interruption(
+        self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, valid: bool | None = None
+    ) -> Dict[str, Any] | None:
+        """Answer a question asked instead of an answer; the form then asks again.
+
+        `valid` says whether the message is a valid answer to a slot with a fixed form (an e-mail,
+        a municipality, "vejviser"): then it is an answer, whatever the NLU thinks. For free text
+        (availability, a message) only a confident question counts as an interruption.
+        """
+        intent, confidence = latest_intent(tracker)
+        value = latest_text(tracker)
+        if contains_cpr(value):
+            dispatcher.utter_message(response="utter_no_cpr")
+            return {slot: None}
+        if intent not in KNOWLEDGE_INTENTS or confidence < INTERRUPTION_CONFIDENCE:
+            return None
+        if valid is True or (valid is None and confidence < FREE_TEXT_INTERRUPTION_CONFIDENCE and "?" not in value):
+            return None
+        events = Answerer(dispatcher, tracker, domain, in_form=True).answer(intent)
+        result: Dict[str, Any] = {slot: None}
+        result.update({e["name"]: e["value"] for e in events if e.get("event") == "slot"})
+        return result
+
+    def miss(self, slot: str, response: str, dispatcher: CollectingDispatcher, tracker: Tracker, **values: Any) -> Dict[str, Any]:
+        """Reject the answer with a specific explanation; after three misses offer a way out."""
+        dispatcher.utter_message(response=response, **values)
+        misses = dict(tracker.get_slot("misses") or {})
+        misses[slot] = int(misses.get(slot, 0)) + 1
+        if misses[slot] >= MISSES_BEFORE_OFFER:
+            optional = slot in OPTIONAL or (slot == "phone" and tracker.get_slot("email"))
+            dispatcher.utter_message(response="utter_offer_skip" if optional else "utter_offer_coordinator_after_misses")
+        return {slot: None, "misses": misses}
+
+    def accept(self, tracker: Tracker, slot: str, values: Dict[str, Any]) -> Dict[str, Any]:
+        misses = dict(tracker.get_slot("misses") or {})
+        if misses.pop(slot, None) is not None:
+            values["misses"] = misses
+        return values
+
+    def skipping(self, value: str) -> bool:
+        intent, _ = latest_intent_from_text(value)
+        return intent == "deny" or kb().said("skip", value)
+
+    # --- slots ---------------------------------------------------------------------
+    def validate_name(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        interrupted = self.interruption("name", dispatcher, tracker, domain, valid=validation.name(str(slot_value), kb().vocabulary["name_prefix"]) is not None)
+        if interrupted is not None:
+            return interrupted
+        intent, confidence = latest_intent(tracker)
+        raw = str(slot_value or "")
+        value = validation.name(raw, kb().vocabulary["name_prefix"])
+        if value is None or (intent in SOCIAL_INTENTS and confidence > 0.8 and len(raw.split()) <= 2):
+            return self.miss("name", "utter_invalid_name", dispatcher, tracker)
+        return self.accept(tracker, "name", {"name": value})
+
+    def validate_email(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        raw_text = str(slot_value)
+        interrupted = self.interruption("email", dispatcher, tracker, domain, valid=bool(validation.find_email(raw_text) or validation.find_phone(raw_text)))
+        if interrupted is not None:
+            return interrupted
+        raw = str(slot_value or "").strip()
+        found_phone = validation.phone(raw) if validation.find_phone(raw) else None
+        if validation.find_email(raw) or "@" in raw:
+            value = validation.email(raw)
+            if value is None:
+                return self.miss("email", "utter_invalid_email", dispatcher, tracker, value=validation.find_email(raw) or raw)
+            result: Dict[str, Any] = {"email": value}
+            if found_phone:
+                result["phone"] = found_phone
+            return self.accept(tracker, "email", result)
+        if found_phone:
+            return self.accept(tracker, "email", {"email": "", "phone": found_phone})
+        if self.skipping(raw) or latest_intent(tracker)[0] == "deny":
+            return self.accept(tracker, "email", {"email": ""})
+        return self.miss("email", "utter_invalid_email", dispatcher, tracker, value=raw[:80])
+
+    def validate_phone(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        raw_text = str(slot_value)
+        interrupted = self.interruption("phone", dispatcher, tracker, domain, valid=bool(validation.find_email(raw_text) or validation.find_phone(raw_text)))
+        if interrupted is not None:
+            return interrupted
+        raw = str(slot_value or "").strip()
+        has_email = bool(tracker.get_slot("email"))
+        if validation.find_email(raw) and not has_email:
+            value = validation.email(raw)
+            if value:
+                found_phone = validation.phone(raw) if validation.find_phone(raw) else None
+                return self.accept(tracker, "phone", {"email": value, "phone": found_phone or ""})
+        if validation.find_phone(raw) or any(ch.isdigit() for ch in raw):
+            value = validation.phone(raw)
+            if value is None:
+                return self.miss("phone", "utter_invalid_phone", dispatcher, tracker, value=raw[:40])
+            return self.accept(tracker, "phone", {"phone": value})
+        if self.skipping(raw) or latest_intent(tracker)[0] == "deny":
+            if has_email:
+                return self.accept(tracker, "phone", {"phone": ""})
+            return self.miss("phone", "utter_phone_needed", dispatcher, tracker)
+        return self.miss("phone", "utter_invalid_phone", dispatcher, tracker, value=raw[:40])
+
+    def validate_municipality(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        interrupted = self.interruption("municipality", dispatcher, tracker, domain, valid="?" not in str(slot_value) and bool(geo.resolve(str(slot_value))))
+        if interrupted is not None:
+            return interrupted
+        raw = str(slot_value or "").strip()
+        candidates = geo.resolve(raw)
+        for name in entity_values(tracker, "municipality"):
+            candidates = candidates or geo.resolve(name)
+        if not candidates:
+            for code in entity_values(tracker, "region"):
+                candidates = [geo.Place(region=code, municipality=None)]
+        regions = {c.region for c in candidates}
+        if not candidates:
+            return self.miss("municipality", "utter_invalid_municipality", dispatcher, tracker, value=raw[:60])
+        if len(regions) > 1:
+            knowledge = kb()
+            buttons = [{"title": knowledge.region_name(code), "payload": knowledge.region_name(code)} for code in sorted(regions)]
+            dispatcher.utter_message(response="utter_ambiguous_region", buttons=buttons)
+            return {"municipality": None}
+        place = candidates[0]
+        region = kb().regions.get(place.region)
+        if region is not None and not region.covered:
+            dispatcher.utter_message(response="utter_region_not_covered", place=region.name)
+        return self.accept(tracker, "municipality", {"municipality": place.municipality or "", "region": place.region})
+
+
+def latest_intent_from_text(value: str) -> tuple[str, float]:
+    """Cheap check for a bare "nej"/"ja" in text, used where the NLU intent is not specific enough."""
+    knowledge = kb()
+    if knowledge.said("deny", value) and len(value.split()) <= 3:
+        return "deny", 1.0
+    if knowledge.said("affirm", value) and len(value.split()) <= 3:
+        return "affirm", 1.0
+    return "", 0.0
+
+
+def consent_answer(value: str, tracker: Tracker) -> bool | None:
+    intent, _ = latest_intent(tracker)
+    if intent == "affirm":
+        return True
+    if intent == "deny":
+        return False
+    guessed, _ = latest_intent_from_text(value)
+    return {"affirm": True, "deny": False}.get(guessed)
+
+
+class ValidateSignupForm(ContactFormValidator):
+    def name(self) -> str:
+        return "validate_signup_form"
+
+    def validate_interests(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        if isinstance(slot_value, list) and all(kb().interest(code) for code in slot_value) and slot_value:
+            return {"interests": slot_value}  # prefilled from the role asked about
+        interrupted = self.interruption("interests", dispatcher, tracker, domain, valid=bool(kb().interests_from(str(slot_value))))
+        if interrupted is not None:
+            return interrupted
+        raw = " ".join(slot_value) if isinstance(slot_value, list) else str(slot_value or "")
+        codes = kb().interests_from(raw, entity_values(tracker, "role"))
+        if not codes:
+            return self.miss("interests", "utter_invalid_interests", dispatcher, tracker, value=raw[:60])
+        return self.accept(tracker, "interests", {"interests": codes})
+
+    def validate_availability(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        interrupted = self.interruption("availability", dispatcher, tracker, domain)
+        if interrupted is not None:
+            return interrupted
+        raw = str(slot_value or "")
+        value = validation.free_text(raw, validation.MAX_TEXT)
+        if value is None:
+            if len(raw) > validation.MAX_TEXT:
+                return self.miss("availability", "utter_text_too_long", dispatcher, tracker, limit=validation.MAX_TEXT)
+            return self.miss("availability", "utter_invalid_text", dispatcher, tracker)
+        return self.accept(tracker, "availability", {"availability": value})
+
+    def validate_message(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        interrupted = self.interruption("message", dispatcher, tracker, domain)
+        if interrupted is not None:
+            return interrupted
+        raw = str(slot_value or "")
+        if self.skipping(raw) or latest_intent(tracker)[0] == "deny":
+            return self.accept(tracker, "message", {"message": ""})
+        value = validation.free_text(raw, validation.MAX_MESSAGE)
+        if value is None:
+            if len(raw) > validation.MAX_MESSAGE:
+                return self.miss("message", "utter_text_too_long", dispatcher, tracker, limit=validation.MAX_MESSAGE)
+            return self.miss("message", "utter_invalid_text", dispatcher, tracker)
+        return self.accept(tracker, "message", {"message": value})
+
+    def validate_consent(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        interrupted = self.interruption("consent", dispatcher, tracker, domain, valid=consent_answer(str(slot_value), tracker) is not None)
+        if interrupted is not None:
+            return interrupted
+        answer = consent_answer(str(slot_value or ""), tracker)
+        if answer is None:
+            dispatcher.utter_message(response="utter_consent_unclear")
+            return {"consent": None}
+        return {"consent": answer}
+
+
+class ValidateHandoffForm(ContactFormValidator):
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    async def extract_question(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        """The question the bot could not answer becomes the coordinator's question."""
+        if tracker.get_slot("question") or tracker.active_loop.get("name") == "handoff_form":
+            return {}
+        for event in user_turns(tracker):
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent == "nlu_fallback" and event.get("text") and not str(event["text"]).startswith("/"):
+                value = validation.free_text(str(event["text"]), validation.MAX_MESSAGE)
+                return {"question": value} if value else {}
+        return {}
+
+    def validate_question(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        if contains_cpr(str(slot_value or "")):
+            dispatcher.utter_message(response="utter_no_cpr")
+            return {"question": None}
+        value = validation.free_text(str(slot_value or ""), validation.MAX_MESSAGE)
+        if value is None:
+            return self.miss("question", "utter_invalid_text", dispatcher, tracker)
+        return self.accept(tracker, "question", {"question": value})
+
+    def validate_handoff_consent(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if slot_value is None:
+            return {}
+        interrupted = self.interruption("handoff_consent", dispatcher, tracker, domain, valid=consent_answer(str(slot_value), tracker) is not None)
+        if interrupted is not None:
+            return interrupted
+        answer = consent_answer(str(slot_value or ""), tracker)
+        if answer is None:
+            dispatcher.utter_message(response="utter_consent_unclear")
+            return {"handoff_consent": None}
+        return {"handoff_consent": answer}
+
+
+class ActionPrepareSignup(Action):
+    """Start a sign-up, with the role the citizen asked about already chosen."""
+
+    def name(self) -> str:
+        return "action_prepare_signup"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        knowledge = kb()
+        codes = knowledge.interests_from("", entity_values(tracker, "role"))
+        if not codes and tracker.get_slot("context_role"):
+            codes = [tracker.get_slot("context_role")]
+        events: List[EventType] = [SlotSet("misses", {})]
+        if codes:
+            events.append(SlotSet("interests", codes))
+        if codes:
+            titles = ", ".join(i.title for code in codes if (i := knowledge.interest(code)))
+            dispatcher.utter_message(response="utter_signup_intro_with_interest", interests=titles)
+        else:
+            dispatcher.utter_message(response="utter_signup_intro")
+        return events
+
+
+class ActionAskPhone(Action):
+    def name(self) -> str:
+        return "action_ask_phone"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_ask_phone_optional" if tracker.get_slot("email") else "utter_ask_phone_required")
+        return []
+
+
+class ActionAskInterests(Action):
+    def name(self) -> str:
+        return "action_ask_interests"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        buttons = [{"title": i.title, "payload": i.title} for i in kb().interests]
+        dispatcher.utter_message(response="utter_interest_options", buttons=buttons)
+        dispatcher.utter_message(response="utter_ask_interests")
+        return []
+
+
+class ActionAskConsent(Action):
+    def name(self) -> str:
+        return "action_ask_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        config = settings()
+        dispatcher.utter_message(
+            response="utter_ask_consent",
+            summary=summary(domain, tracker, ["name", "email", "phone", "municipality", "region", "interests", "availability", "message"]),
+            retention_days=config.retention_days,
+            privacy_url=f"{config.web_base_url}/privatliv",
+        )
+        return []
+
+
+class ActionAskHandoffConsent(Action):
+    def name(self) -> str:
+        return "action_ask_handoff_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        config = settings()
+        dispatcher.utter_message(
+            response="utter_ask_handoff_consent",
+            summary=summary(domain, tracker, ["name", "email", "phone", "municipality", "region", "question"]),
+            retention_days=config.retention_days,
+            privacy_url=f"{config.web_base_url}/privatliv",
+        )
+        return []
+
+
+class ActionAskQuestion(Action):
+    def name(self) -> str:
+        return "action_ask_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_ask_question")
+        return []
+
+
+CORRECTABLE = ("email", "phone", "name", "municipality", "interests", "availability", "message")
+
+
+class ActionCorrect(Action):
+    """ "nej, min mail er …", "ret mit telefonnummer": change the answer, or ask for it again."""
+
+    def name(self) -> str:
+        return "action_correct"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        raw = latest_text(tracker)
+        knowledge = kb()
+        if validation.find_email(raw):
+            value = validation.email(raw)
+            if value:
+                dispatcher.utter_message(response="utter_corrected", value=value)
+                return [SlotSet("email", value)]
+            dispatcher.utter_message(response="utter_invalid_email", value=validation.find_email(raw))
+            return [SlotSet("email", None)]
+        if validation.find_phone(raw):
+            value = validation.phone(raw)
+            if value:
+                dispatcher.utter_message(response="utter_corrected", value=validation.phone_display(value))
+                return [SlotSet("phone", value)]
+            dispatcher.utter_message(response="utter_invalid_phone", value=validation.find_phone(raw))
+            return [SlotSet("phone", None)]
+        field = next((slot for slot in CORRECTABLE if knowledge.said(f"field_{slot}", raw)), None)
+        if field is None:
+            dispatcher.utter_message(response="utter_correct_nothing")
+            return []
+        dispatcher.utter_message(response="utter_correct_what")
+        events: List[EventType] = [SlotSet(field, None)]
+        if field == "municipality":
+            events.append(SlotSet("region", None))
+        return events
+
+
+FORM_SLOTS = ("name", "email", "phone", "municipality", "region", "interests", "availability", "message", "consent", "question", "handoff_consent", "misses")
+
+
+class ActionCancelForm(Action):
+    """Cancelled: forget every answer, so that nothing is stored."""
+
+    def name(self) -> str:
+        return "action_cancel_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_cancelled")
+        return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet("requested_slot", None)]
+
+
+class ActionResumeForm(Action):
+    """Not cancelled after all: go back to the form that was interrupted."""
+
+    def name(self) -> str:
+        return "action_resume_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        from rasa_sdk.events import FollowupAction
+
+        dispatcher.utter_message(response="utter_resume")
+        form = "handoff_form" if tracker.get_slot("question") is not None or _last_form(tracker) == "handoff_form" else "signup_form"
+        return [FollowupAction(form)]
+
+
+def _last_form(tracker: Tracker) -> str:
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name"):
+            return str(event["name"])
+    return ""
+
+
+class ActionNoCpr(Action):
+    def name(self) -> str:
+        return "action_no_cpr"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_no_cpr")
+        return []

@@ -1,0 +1,30 @@
+"""The consent version recorded with each lead changes whenever the privacy texts change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import yaml
+
+from bot.knowledge_base import KNOWLEDGE, kb
+from bot.settings import ROOT
+
+
+def privacy_fingerprint() -> str:
+    responses = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+    texts = [responses[name] for name in ("utter_ask_consent", "utter_ask_handoff_consent")]
+    page = yaml.safe_load((KNOWLEDGE / "privacy.yml").read_text(encoding="utf-8"))["privacy"]["page"]
+    return hashlib.sha256(json.dumps([texts, page], ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def test_consent_version_is_bumped_with_the_texts() -> None:
+    assert kb().privacy_fingerprint == privacy_fingerprint(), (
+        "The consent texts changed: bump privacy.version in bot/knowledge/privacy.yml and set privacy.fingerprint to " + privacy_fingerprint()
+    )
+
+
+def test_privacy_notice_says_who_what_how_long_and_how_to_delete() -> None:
+    consent = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]["utter_ask_consent"][0]["text"]
+    for part in ("koordinatorerne i din region", "kontakte dig", "{retention_days} dage", "slet mine oplysninger", "{privacy_url}", "Må vi gemme"):
+        assert part in consent
