@@ -1,0 +1,92 @@
+"""The overview page: new leads per week and per region, the status funnel and what the bot did not understand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Iterable
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import conversations
+from bot.db import Lead
+from bot.knowledge_base import kb
+from bot.leads import STATUSES, LeadFilter, Viewer
+from bot.retention import tracker_exists
+from bot.web.auth import login_required, viewer
+from bot.web.formatting import local
+from bot.web.state import config, store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("overview", __name__, url_prefix="/dashboard")
+
+WEEKS = 12
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: the value and its length relative to the largest bar."""
+
+    key: object
+    count: int
+    percent: int
+
+
+def bars(items: Iterable[tuple[object, int]]) -> list[Bar]:
+    pairs = list(items)
+    top = max((count for _, count in pairs), default=0)
+    return [Bar(key, count, round(100 * count / top) if top else 0) for key, count in pairs]
+
+
+def weekly(created: Iterable[dt.datetime], today: dt.date, weeks: int = WEEKS) -> list[Bar]:
+    """Leads per week (Monday to Sunday, Danish time) for the last `weeks` weeks, oldest first."""
+    this_monday = today - dt.timedelta(days=today.weekday())
+    mondays = [this_monday - dt.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    counts = dict.fromkeys(mondays, 0)
+    for value in created:
+        day = local(value).date()
+        monday = day - dt.timedelta(days=day.weekday())
+        if monday in counts:
+            counts[monday] += 1
+    return bars(counts.items())
+
+
+def _regions(me: Viewer) -> list[str]:
+    return list(kb().regions) if me.is_admin else list(me.regions)
+
+
+def unanswered_questions(url: str) -> list[tuple[str, int]] | None:
+    """The questions the bot most often did not understand; None when the tracker store is not there or not reachable."""
+    if not tracker_exists(url):
+        return None
+    try:
+        return conversations.unanswered(url)
+    except SQLAlchemyError as exc:
+        log.warning("Tracker store not readable for the overview: %s", exc)
+        return None
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    me = viewer()
+    leads: list[Lead]
+    leads, total = store().query(me, LeadFilter(), page=1, per_page=2**31)
+    today = local(dt.datetime.now(dt.timezone.utc)).date()
+    by_region = {code: 0 for code in _regions(me)}
+    by_status = dict.fromkeys(STATUSES, 0)
+    for lead in leads:
+        by_region[lead.region] = by_region.get(lead.region, 0) + 1
+        by_status[lead.status] = by_status.get(lead.status, 0) + 1
+    questions = unanswered_questions(config().tracker_url)
+    return render_template(
+        "overview.html",
+        total=total,
+        weeks=weekly((lead.created_at for lead in leads), today),
+        regions=bars(by_region.items()),
+        funnel=bars(by_status.items()),
+        questions=None if questions is None else bars(questions),
+    )

@@ -1,0 +1,39 @@
+"""What every view needs from the app: its configuration and its one lead store.
+
+The app factory puts them on the app, so a test's app never touches the global settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from bot.leads import LeadStore
+from bot.settings import Settings
+
+KEY = "frivillig"
+
+
+@dataclass(frozen=True)
+class WebState:
+    config: Settings
+    store: LeadStore
+
+
+def attach(app: Flask, config: Settings) -> WebState:
+    state = WebState(config=config, store=LeadStore(config.leads_url, spool_dir=config.spool_dir))
+    app.extensions[KEY] = state
+    return state
+
+
+def state() -> WebState:
+    return current_app.extensions[KEY]  # type: ignore[no-any-return]
+
+
+def config() -> Settings:
+    return state().config
+
+
+def store() -> LeadStore:
+    return state().store
