@@ -85,4 +85,12 @@ def ensure_model(root: Path = ROOT) -> Path:
     subprocess.run(cmd, cwd=root, env=rasa_env(), check=True)
     (target.parent / f"{tmp_name}.tar.gz").replace(target)
     print(f"Trained {target.name} in {time.monotonic() - started:.0f} s", flush=True)
+    prune(target.parent)
     return target
+
+
+def prune(folder: Path, keep: int = 3) -> None:
+    """Keep the newest few models (switching branches back and forth stays cheap), delete the rest."""
+    models = sorted(folder.glob("frivillig-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in models[keep:]:
+        old.unlink(missing_ok=True)

@@ -83,6 +83,12 @@ class Stack:
 
     # --- processes ------------------------------------------------------------------
     def service(self, name: str) -> Service:
+        """A service as `make run` defines it; "rasa-<port>" is one more Rasa instance on that port."""
+        if name.startswith("rasa-"):
+            base = self.service("rasa")
+            cmd = list(base.cmd)
+            cmd[cmd.index("--port") + 1] = name.removeprefix("rasa-")
+            return Service(name, cmd)
         return next(s for s in services(self.settings, self.model) if s.name == name)
 
     def start(self, name: str) -> None:
@@ -96,9 +102,10 @@ class Stack:
         proc = self.procs[name]
         if name == "actions":
             wait_until(lambda: http("GET", f"http://localhost:{self.settings.action_port}/health", timeout=2)[0] == 200, 120, "action server", proc)
-        elif name == "rasa":
-            wait_until(lambda: http("GET", f"{self.rasa_url}/webhooks/rest/", timeout=2)[0] == 200, 240, "Rasa server", proc)
-            wait_until(lambda: bool(self.say("stack-probe", "hej")), 120, "Rasa answers", proc)
+        elif name == "rasa" or name.startswith("rasa-"):
+            url = self.rasa_url if name == "rasa" else f"http://localhost:{name.removeprefix('rasa-')}"
+            wait_until(lambda: http("GET", f"{url}/webhooks/rest/", timeout=2)[0] == 200, 240, f"Rasa server {name}", proc)
+            wait_until(lambda: bool(self.say("stack-probe", "hej", url=url)), 120, f"{name} answers", proc)
         elif name == "web":
             wait_until(lambda: http("GET", f"{self.web_url}/healthz", timeout=2)[0] == 200, 60, "web server", proc)
 
@@ -130,11 +137,11 @@ class Stack:
     def web_url(self) -> str:
         return f"http://localhost:{self.settings.web_port}"
 
-    def post(self, body: Any, timeout: float = 60) -> tuple[int, Any]:
-        return http("POST", f"{self.rasa_url}/webhooks/rest/webhook", body, timeout=timeout)
+    def post(self, body: Any, timeout: float = 60, url: str | None = None) -> tuple[int, Any]:
+        return http("POST", f"{url or self.rasa_url}/webhooks/rest/webhook", body, timeout=timeout)
 
-    def say(self, sender: str, message: str) -> list[dict[str, Any]]:
-        status, replies = self.post({"sender": sender, "message": message})
+    def say(self, sender: str, message: str, url: str | None = None) -> list[dict[str, Any]]:
+        status, replies = self.post({"sender": sender, "message": message}, url=url)
         assert status == 200, f"{status}: {replies}"
         return replies if isinstance(replies, list) else []
 

@@ -1,0 +1,107 @@
+"""Several Rasa instances sharing PostgreSQL and Redis: conversations survive instances, load and faults."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from itertools import cycle
+from typing import Any
+
+from services import Cluster
+from stack import texts
+
+STEPS = ["jeg vil gerne melde mig som frivillig", "Ida Kjær Hansen", None, "20 30 40 50", "Aarhus", "vejviser", "weekender", "nej tak", "ja"]
+
+
+def steps(email: str) -> list[str]:
+    return [email if step is None else step for step in STEPS]
+
+
+def leads_with(cluster: Cluster, email: str) -> list[dict[str, Any]]:
+    return [lead for lead in cluster.stack.store().all_leads() if lead["email"] == email]
+
+
+def test_one_conversation_alternating_between_instances(cluster: Cluster) -> None:
+    sender, email = f"alt-{uuid.uuid4().hex[:8]}", f"alt.{uuid.uuid4().hex[:8]}@example.dk"
+    urls = cycle(cluster.urls)
+    last: list[dict[str, Any]] = []
+    for step in steps(email):
+        last = cluster.stack.say(sender, step, url=next(urls))
+        assert last, f"no answer to {step!r}"
+    assert re.search(r"FRV-\d{4}-", texts(last)), texts(last)
+    [lead] = leads_with(cluster, email)
+    assert (lead["name"], lead["phone"], lead["region"], lead["interests"]) == ("Ida Kjær Hansen", "+4520304050", "midtjylland", ["vejviser"])
+
+
+def test_fifty_concurrent_signups_over_both_instances(cluster: Cluster) -> None:
+    run = uuid.uuid4().hex[:6]
+
+    def citizen(i: int) -> tuple[str, int]:
+        sender, email = f"load-{run}-{i}", f"load.{run}.{i}@example.dk"
+        answered = 0
+        for n, step in enumerate(steps(email)):
+            replies = cluster.stack.say(sender, step, url=cluster.urls[(i + n) % 2])
+            answered += bool(replies)
+        return email, answered
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(citizen, range(50)))
+    assert all(answered == len(STEPS) for _, answered in results), "some messages got no answer"
+    emails = {email for email, _ in results}
+    stored = [lead for lead in cluster.stack.store().all_leads() if lead["email"] in emails]
+    assert len(stored) == 50 and len({lead["reference"] for lead in stored}) == 50
+
+
+def test_action_server_killed_mid_form_and_restarted(cluster: Cluster) -> None:
+    sender, email = f"kill-{uuid.uuid4().hex[:8]}", f"kill.{uuid.uuid4().hex[:8]}@example.dk"
+    flow = steps(email)
+    for step in flow[:5]:
+        cluster.stack.say(sender, step)
+    cluster.stack.stop("actions", sig=signal.SIGKILL)
+    cluster.stack.start("actions")
+    replies: list[dict[str, Any]] = []
+    for step in flow[5:]:
+        replies = cluster.stack.say(sender, step, url=cluster.urls[1])
+    assert re.search(r"FRV-\d{4}-", texts(replies)), texts(replies)
+    assert len(leads_with(cluster, email)) == 1
+
+
+def test_lead_database_down_during_submission_is_spooled_then_written(cluster: Cluster) -> None:
+    sender, email = f"pgdown-{uuid.uuid4().hex[:8]}", f"pgdown.{uuid.uuid4().hex[:8]}@example.dk"
+    flow = steps(email)
+    for step in flow[:-1]:
+        cluster.stack.say(sender, step)
+    cluster.leads_db.stop()
+    try:
+        answer = texts(cluster.stack.say(sender, flow[-1]))
+        assert re.search("ikke gemme din tilmelding i vores system lige nu", answer) and re.search("ligger i kø", answer)
+        reference = re.search(r"FRV-\d{4}-[A-Z0-9]{6}", answer)
+        assert reference
+        assert list(cluster.stack.settings.spool_dir.glob("*.json")), "the lead is not in the local retry queue"
+    finally:
+        cluster.leads_db.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not leads_with(cluster, email):
+        time.sleep(1)
+    [lead] = leads_with(cluster, email)
+    assert lead["reference"] == reference.group(0)
+    assert not list(cluster.stack.settings.spool_dir.glob("*.json"))
+
+
+def test_a_killed_rasa_instance_leaves_the_other_to_carry_on(cluster: Cluster) -> None:
+    sender, email = f"rasakill-{uuid.uuid4().hex[:8]}", f"rasakill.{uuid.uuid4().hex[:8]}@example.dk"
+    flow = steps(email)
+    for step in flow[:4]:
+        cluster.stack.say(sender, step, url=cluster.urls[1])
+    cluster.stack.stop(cluster.second, sig=signal.SIGKILL)
+    try:
+        replies: list[dict[str, Any]] = []
+        for step in flow[4:]:
+            replies = cluster.stack.say(sender, step, url=cluster.urls[0])
+        assert re.search(r"FRV-\d{4}-", texts(replies)), texts(replies)
+        assert len(leads_with(cluster, email)) == 1
+    finally:
+        cluster.stack.start(cluster.second)
