@@ -10,13 +10,14 @@ only: wording towards the citizen belongs to the dialogue layer.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.text import fold, within_one_edit
 
 DATA_FILE = Path(__file__).resolve().parent / "knowledge" / "municipalities.yml"
 
@@ -42,22 +43,6 @@ class Place:
 
     region: str
     municipality: str | None
-
-
-def fold(text: str) -> str:
-    """Reduce the many ways of spelling a Danish place name to one key.
-
-    Citizens write æ/ø/å as the letter, as ae/oe/aa, or as a bare a/o, and mix
-    case, hyphens and full stops; folding all of them to the bare vowel and
-    single spaces makes "Høje-Taastrup", "Hoeje Taastrup" and "hoje tåstrup"
-    the same key.
-    """
-    s = text.lower().replace("æ", "a").replace("ø", "o").replace("å", "a")
-    s = unicodedata.normalize("NFKD", s)
-    s = "".join(ch for ch in s if not unicodedata.combining(ch))
-    s = re.sub(r"[^a-z0-9]+", " ", s)
-    s = s.replace("aa", "a").replace("ae", "a").replace("oe", "o")
-    return " ".join(s.split())
 
 
 @dataclass(frozen=True)
@@ -146,30 +131,6 @@ def _index() -> _Index:
     )
 
 
-def _within_one_edit(a: str, b: str) -> bool:
-    """True when a and b differ by one insertion, deletion, substitution or swap.
-
-    A single typo is what citizens make on a phone keyboard; anything further
-    away is more likely a different word than a misspelt place.
-    """
-    if a == b:
-        return True
-    la, lb = len(a), len(b)
-    if abs(la - lb) > 1:
-        return False
-    if la == lb:
-        diffs = [i for i in range(la) if a[i] != b[i]]
-        if len(diffs) == 1:
-            return True
-        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
-    if la > lb:
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    return a[i:] == b[i + 1 :]
-
-
 def _exact(tokens: list[str], idx: _Index) -> tuple[list[Place], set[int]]:
     """Longest-first match of known names, so "Viby J" beats a bare "Viby"."""
     spans: list[tuple[int, int, str]] = []
@@ -226,7 +187,7 @@ def _fuzzy(tokens: list[str], covered: set[int], idx: _Index) -> list[Place]:
             if len(phrase.replace(" ", "")) < FUZZY_MIN_LENGTH:
                 continue
             for key in candidates:
-                if _within_one_edit(phrase, key):
+                if within_one_edit(phrase, key):
                     places.extend(idx.keys[key])
     return places
 

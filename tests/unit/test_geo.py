@@ -75,11 +75,9 @@ def test_no_alias_points_to_two_municipalities() -> None:
 
 
 def test_ambiguous_aliases_are_not_also_plain_aliases() -> None:
-    plain = {
-        fold(str(a))
-        for m in geo._data()["municipalities"]
-        for a in [m["name"], *m.get("aliases", [])]
-    } | {fold(str(a)) for r in geo._data()["regions"].values() for a in [r["name"], *r.get("aliases", [])]}
+    plain = {fold(str(a)) for m in geo._data()["municipalities"] for a in [m["name"], *m.get("aliases", [])]} | {
+        fold(str(a)) for r in geo._data()["regions"].values() for a in [r["name"], *r.get("aliases", [])]
+    }
     names = set(municipalities())
     for group in geo._data()["ambiguous_aliases"]:
         assert set(group.get("municipalities", [])) <= names
@@ -89,16 +87,8 @@ def test_ambiguous_aliases_are_not_also_plain_aliases() -> None:
 
 
 def test_no_alias_is_both_municipality_and_region() -> None:
-    muni_keys = {
-        fold(str(a))
-        for m in geo._data()["municipalities"]
-        for a in [m["name"], *m.get("aliases", [])]
-    }
-    region_keys = {
-        fold(str(a))
-        for r in geo._data()["regions"].values()
-        for a in [r["name"], *r.get("aliases", [])]
-    }
+    muni_keys = {fold(str(a)) for m in geo._data()["municipalities"] for a in [m["name"], *m.get("aliases", [])]}
+    region_keys = {fold(str(a)) for r in geo._data()["regions"].values() for a in [r["name"], *r.get("aliases", [])]}
     assert not muni_keys & region_keys
 
 
@@ -148,8 +138,7 @@ def test_municipalities_per_region_sum_to_all() -> None:
         ),
         (
             "nordjylland",
-            ["Morsø", "Thisted", "Jammerbugt", "Vesthimmerland", "Rebild", "Mariagerfjord"]
-            + ["Aalborg", "Brønderslev", "Hjørring", "Frederikshavn", "Læsø"],
+            ["Morsø", "Thisted", "Jammerbugt", "Vesthimmerland", "Rebild", "Mariagerfjord"] + ["Aalborg", "Brønderslev", "Hjørring", "Frederikshavn", "Læsø"],
         ),
     ],
 )
