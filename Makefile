@@ -2,7 +2,10 @@
 # Everything else is a step they run when it is missing or out of date.
 
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
+# pip on these machines warns about every missing local index folder; those lines are noise.
+PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -36,8 +39,8 @@ $(VENV_STAMP): $(LOCK)
 	echo "Using $$py"; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then rm -rf $(VENV); "$$py" -m venv $(VENV); fi
 	@echo "Installing dependencies from $(LOCK) into $(VENV) (2-3 minutes the first time) ..."
-	@$(PY) -m pip install --quiet --upgrade "pip==24.2"
-	@$(PY) -m pip install --quiet -r $(LOCK)
+	@$(PY) -m pip install --quiet --upgrade "pip==24.2" 2>&1 | $(PIP_QUIET)
+	@$(PY) -m pip install --quiet -r $(LOCK) 2>&1 | $(PIP_QUIET)
 	@$(PY) -m pip check
 	@rm -f $(VENV)/.installed-*
 	@touch $@

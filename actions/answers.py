@@ -16,6 +16,9 @@ from bot.knowledge_base import Opportunity, Query, Topic, kb
 from bot.text import fold, words
 
 MAX_LISTED = 6
+OPPORTUNITY_ENTITIES = ("role", "place", "organisation")
+SAFETY_INTENTS = ("emergency", "crisis", "medical_question")  # always answered with their own advice
+UNSURE_BELOW = 0.7  # an intent this uncertain yields to a role, place or organisation the message names
 LIST_INTENTS = ("ask_list_item", "ask_strategy", "ask_sjaelland", "ask_specialsektor", "ask_committee")
 _ORDINAL_WORD = {"sidste": "sidste", "sidst": "sidste"}
 _DIGIT = re.compile(r"[1-9]")
@@ -79,7 +82,12 @@ class Answerer:
             contact_events = self.contact()
             if contact_events is not None:
                 return contact_events
-        topic = self.kb.best_topic(intent, latest_text(self.tracker))
+        text_value = latest_text(self.tracker)
+        mentions = any(entity_values(self.tracker, kind) for kind in OPPORTUNITY_ENTITIES)
+        unsure = latest_intent(self.tracker)[1] < UNSURE_BELOW
+        if intent not in SAFETY_INTENTS and unsure and mentions and self.kb.matched_topic(intent, text_value) is None:
+            return self.opportunities()  # no entry of the intent fits, but the message names a role, place or organisation
+        topic = self.kb.best_topic(intent, text_value)
         if topic is None:
             self.dispatcher.utter_message(response="utter_default")
             return []
@@ -102,6 +110,8 @@ class Answerer:
                 return self.topic(named)
             return None
         if not refs:
+            if self.kb.topical_matches(text_value):
+                return self.opportunities()  # "til sidst" was not a list item: the message is about an opportunity
             self.dispatcher.utter_message(response="utter_no_list")
             return []
         index = len(refs) if ordinal == "sidste" else int(ordinal)
@@ -201,6 +211,8 @@ class ActionFallback(Action):
         return misses
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
+        if any(entity_values(tracker, kind) for kind in OPPORTUNITY_ENTITIES):
+            return Answerer(dispatcher, tracker, domain).opportunities()  # "måltidsvært?" names what it is about
         if self.consecutive_misses(tracker) >= 2:
             dispatcher.utter_message(response="utter_offer_coordinator")
             return []

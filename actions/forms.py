@@ -28,6 +28,7 @@ MISSES_BEFORE_OFFER = 3
 SOCIAL_INTENTS = {"greet", "goodbye", "thank", "affirm", "deny", "help", "bot_challenge"}
 INTERRUPTION_CONFIDENCE = 0.6
 FREE_TEXT_INTERRUPTION_CONFIDENCE = 0.8
+QUESTION_MIN_WORDS = 3  # a misunderstood message this long is a question worth passing on
 
 
 def summary(domain: DomainDict, tracker: Tracker, slots: List[str]) -> str:
@@ -78,6 +79,24 @@ class ContactFormValidator(FormValidationAction, ABC):
         result: Dict[str, Any] = {slot: None}
         result.update({e["name"]: e["value"] for e in events if e.get("event") == "slot"})
         return result
+
+    def late_correction(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any] | None:
+        """A new e-mail or phone number given later ("nej, min mail er …") corrects the earlier answer.
+
+        Needed even though the NLU has a `correct` intent: when it reads the message as a plain
+        answer, the form would otherwise file the e-mail under the pending question.
+        """
+        raw = latest_text(tracker)
+        for field, find, parse in (("email", validation.find_email, validation.email), ("phone", validation.find_phone, validation.phone)):
+            current = tracker.get_slot(field)
+            if slot == field or not current or not find(raw):
+                continue
+            value = parse(raw)
+            if value and value != current:
+                shown = validation.phone_display(value) if field == "phone" else value
+                dispatcher.utter_message(response="utter_corrected", value=shown)
+                return {field: value, slot: None}
+        return None
 
     def miss(self, slot: str, response: str, dispatcher: CollectingDispatcher, tracker: Tracker, **values: Any) -> Dict[str, Any]:
         """Reject the answer with a specific explanation; after three misses offer a way out."""
@@ -139,6 +158,9 @@ class ContactFormValidator(FormValidationAction, ABC):
     def validate_phone(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("phone", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         raw_text = str(slot_value)
         interrupted = self.interruption("phone", dispatcher, tracker, domain, valid=bool(validation.find_email(raw_text) or validation.find_phone(raw_text)))
         if interrupted is not None:
@@ -164,6 +186,9 @@ class ContactFormValidator(FormValidationAction, ABC):
     def validate_municipality(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("municipality", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         interrupted = self.interruption("municipality", dispatcher, tracker, domain, valid="?" not in str(slot_value) and bool(geo.resolve(str(slot_value))))
         if interrupted is not None:
             return interrupted
@@ -216,6 +241,9 @@ class ValidateSignupForm(ContactFormValidator):
     def validate_interests(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("interests", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         if isinstance(slot_value, list) and all(kb().interest(code) for code in slot_value) and slot_value:
             return {"interests": slot_value}  # prefilled from the role asked about
         interrupted = self.interruption("interests", dispatcher, tracker, domain, valid=bool(kb().interests_from(str(slot_value))))
@@ -230,6 +258,9 @@ class ValidateSignupForm(ContactFormValidator):
     def validate_availability(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("availability", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         interrupted = self.interruption("availability", dispatcher, tracker, domain)
         if interrupted is not None:
             return interrupted
@@ -244,6 +275,9 @@ class ValidateSignupForm(ContactFormValidator):
     def validate_message(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("message", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         interrupted = self.interruption("message", dispatcher, tracker, domain)
         if interrupted is not None:
             return interrupted
@@ -260,6 +294,9 @@ class ValidateSignupForm(ContactFormValidator):
     def validate_consent(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("consent", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         interrupted = self.interruption("consent", dispatcher, tracker, domain, valid=consent_answer(str(slot_value), tracker) is not None)
         if interrupted is not None:
             return interrupted
@@ -280,14 +317,18 @@ class ValidateHandoffForm(ContactFormValidator):
             return {}
         for event in user_turns(tracker):
             intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-            if intent == "nlu_fallback" and event.get("text") and not str(event["text"]).startswith("/"):
-                value = validation.free_text(str(event["text"]), validation.MAX_MESSAGE)
+            text_value = str(event.get("text") or "")
+            if intent == "nlu_fallback" and len(text_value.split()) >= QUESTION_MIN_WORDS and not text_value.startswith("/"):
+                value = validation.free_text(text_value, validation.MAX_MESSAGE)
                 return {"question": value} if value else {}
         return {}
 
     def validate_question(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("question", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         if contains_cpr(str(slot_value or "")):
             dispatcher.utter_message(response="utter_no_cpr")
             return {"question": None}
@@ -299,6 +340,9 @@ class ValidateHandoffForm(ContactFormValidator):
     def validate_handoff_consent(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("handoff_consent", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         interrupted = self.interruption("handoff_consent", dispatcher, tracker, domain, valid=consent_answer(str(slot_value), tracker) is not None)
         if interrupted is not None:
             return interrupted
@@ -317,7 +361,7 @@ class ActionPrepareSignup(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         knowledge = kb()
-        codes = knowledge.interests_from("", entity_values(tracker, "role"))
+        codes = knowledge.interests_from(latest_text(tracker), entity_values(tracker, "role"))
         if not codes and tracker.get_slot("context_role"):
             codes = [tracker.get_slot("context_role")]
         events: List[EventType] = [SlotSet("misses", {})]

@@ -184,20 +184,30 @@ class KnowledgeBase:
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)
 
+    @staticmethod
+    def _score(topic: Topic, text_words: list[str]) -> int:
+        """The longest matching keyword plus one per further match: specific phrases win."""
+        matches = [score for k in topic.keywords if (score := phrase_score(k, text_words))]
+        return max(matches, default=0) + len(matches)
+
+    def matched_topic(self, intent: str, text: str) -> Topic | None:
+        """The intent's entry whose keywords fit the text best, or None when no keyword fits."""
+        text_words = words(text)
+        scored = [(self._score(t, text_words), t) for t in self.topics_for(intent)]
+        best_score, best = max(scored, key=lambda pair: pair[0], default=(0, None))
+        return best if best_score > 0 else None
+
     def best_topic(self, intent: str, text: str) -> Topic | None:
         """The intent's entry whose keywords fit the text best; the intent's default when none fit."""
         candidates = self.topics_for(intent)
         if not candidates:
             return None
+        return self.matched_topic(intent, text) or next((t for t in candidates if t.default), candidates[0])
+
+    def topical_matches(self, text: str) -> bool:
+        """Whether the text names something an opportunity is tagged with ("sidde hos døende")."""
         text_words = words(text)
-        scored = [
-            (max((phrase_score(k, text_words) for k in t.keywords), default=0) + sum(1 for k in t.keywords if phrase_score(k, text_words)), t)
-            for t in candidates
-        ]
-        best_score, best = max(scored, key=lambda pair: pair[0])
-        if best_score > 0:
-            return best
-        return next((t for t in candidates if t.default), candidates[0])
+        return any(self._tag_score(o, text_words) for o in self.opportunities)
 
     def list_topic(self, text: str) -> Topic | None:
         """A topic with an enumerated list that the text names ("det tredje pejlemærke")."""

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import json
+from typing import Any, Dict, List
 
-from rasa.engine.graph import ExecutionContext
+from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.nlu.utils import spacy_utils
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import spacy_setup
+from bot.text import fold
 
 
 @DefaultV1Recipe.register(
@@ -44,3 +53,116 @@ class SpacyNLP(spacy_utils.SpacyNLP):
     def fingerprint_addon(cls, config: Dict[str, Any]) -> str | None:
         """Retrain when the pipeline changes, e.g. once da_core_news_sm gets installed."""
         return spacy_setup.identity()
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class UnknownWordsFallback(GraphComponent, IntentClassifier):
+    """Predicts nlu_fallback for messages made mostly of words the training data never used.
+
+    DIET gives some intent a high confidence even for keyboard mashing ("asdfgh qwerty"),
+    so a low-confidence threshold alone lets nonsense through as, say, an emergency. A
+    word counts as known when it (or a one-letter typo of it) occurs in the training
+    examples, the lookup tables or the synonyms, after æ/ø/å folding.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"min_known_share": 0.34}
+
+    def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, vocabulary: set[str] | None = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage, self._resource = model_storage, resource
+        self._vocabulary = vocabulary or set()
+        near = {v[:i] + v[i + 1 :] for v in self._vocabulary if len(v) >= 5 for i in range(len(v))}
+        self._one_edit = self._vocabulary | near  # words and their one-letter deletions (a symmetric-delete index)
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext) -> UnknownWordsFallback:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        vocabulary: set[str] = set()
+        for example in training_data.training_examples:
+            vocabulary.update(fold(token.text) for token in example.get(TOKENS_NAMES[TEXT]) or [])
+        for table in training_data.lookup_tables:
+            for element in table.get("elements") or []:
+                vocabulary.update(fold(str(element)).split())
+        for surface in training_data.entity_synonyms:
+            vocabulary.update(fold(surface).split())
+        vocabulary.discard("")
+        with self._storage.write_to(self._resource) as directory:
+            (directory / "vocabulary.json").write_text(json.dumps(sorted(vocabulary), ensure_ascii=False), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(
+        cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext, **kwargs: Any
+    ) -> UnknownWordsFallback:
+        try:
+            with model_storage.read_from(resource) as directory:
+                vocabulary = set(json.loads((directory / "vocabulary.json").read_text(encoding="utf-8")))
+        except ValueError:
+            vocabulary = set()
+        return cls(config, model_storage, resource, vocabulary)
+
+    def _known(self, word: str) -> bool:
+        if word in self._one_edit:
+            return True
+        return len(word) >= 5 and any(word[:i] + word[i + 1 :] in self._one_edit for i in range(len(word)))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            if not self._vocabulary or intent.get(INTENT_NAME_KEY) in (None, DEFAULT_NLU_FALLBACK_INTENT_NAME) or message.get(ENTITIES):
+                continue
+            words = [w for token in message.get(TOKENS_NAMES[TEXT]) or [] for w in fold(token.text).split() if not w.isdigit()]
+            if words and sum(self._known(w) for w in words) / len(words) < self._config["min_known_share"]:
+                fallback = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: 1.0}
+                message.set(INTENT, fallback, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [fallback, *(message.get(INTENT_RANKING_KEY) or [])], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class CommandWords(GraphComponent, IntentClassifier):
+    """Fixed words that always mean the same thing ("stop", "annuller"), whatever DIET guesses.
+
+    A citizen who wants out of a form must get out: the whole message has to be one of the
+    configured phrases (after æ/ø/å folding), so longer sentences still go to the classifier.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"intents": {}}
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self._phrases = {fold(phrase): intent for intent, phrases in (config.get("intents") or {}).items() for phrase in phrases}
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext) -> CommandWords:
+        return cls({**cls.get_default_config(), **config})
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = self._phrases.get(fold(str(message.get(TEXT) or "")))
+            if intent:
+                command = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent]
+                message.set(INTENT, command, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [command, *ranking], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class FoldedCountVectorsFeaturizer(CountVectorsFeaturizer):
+    """Rasa's CountVectorsFeaturizer on words in one spelling: "være", "vaere" and "vare" count alike.
+
+    Citizens write æ/ø/å, ae/oe/aa or plain a/o; folding before counting lets the word and
+    character n-gram features of one spelling carry over to the others.
+    """
+
+    def _process_tokens(self, tokens: List[str], attribute: str = TEXT) -> List[str]:
+        processed = super()._process_tokens(tokens, attribute)
+        if attribute != TEXT:
+            return processed
+        return [fold(token) or token for token in processed]
