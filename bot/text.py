@@ -45,7 +45,7 @@ def phrase_score(phrase: str, text_words: list[str]) -> int:
     """How strongly a keyword phrase occurs in the text: its length when found, else 0.
 
     A single word also matches as the start of a longer word ("tavshedspligten") and,
-    from six letters on, with one typo ("tavshetspligt").
+    from six letters on, with one typo after the first letter ("tavshetspligt").
     """
     target = phrase.split()
     if not target:
@@ -63,4 +63,5 @@ def _word_matches(keyword: str, word: str) -> bool:
         return True
     if len(keyword) >= 4 and word.startswith(keyword) and len(word) - len(keyword) <= 4:
         return True
-    return len(keyword) >= 6 and within_one_edit(keyword, word)
+    # One typo from six letters on, but not in the first letter: "ehospital" is not "hospital".
+    return len(keyword) >= 6 and keyword[0] == word[:1] and within_one_edit(keyword, word)

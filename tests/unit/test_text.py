@@ -26,3 +26,8 @@ def test_within_one_edit() -> None:
     assert within_one_edit("frivillig", "frivilig")
     assert within_one_edit("frivillig", "frivlilig")
     assert not within_one_edit("frivillig", "fri")
+
+
+def test_a_different_first_letter_is_not_a_typo() -> None:
+    assert phrase_score(fold("ehospital"), words("et hospital i aarhus")) == 0
+    assert phrase_score(fold("hjerteforeningen"), words("hjerteforningen")) > 0
