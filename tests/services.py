@@ -7,6 +7,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +36,14 @@ def postgres_bin(name: str) -> str:
 class Postgres:
     """One PostgreSQL cluster in a temporary folder, listening on 127.0.0.1 only."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, name: str) -> None:
         self.port = free_port()
-        self.datadir = root / f"pg-{name}"
-        self.datadir.mkdir(parents=True)
+        # Its own folder directly under /tmp: the postgres user cannot enter pytest's private tmp folders.
+        self.home = Path(tempfile.mkdtemp(prefix=f"frivillig-pg-{name}-"))
+        self.datadir = self.home / "data"
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
-            os.chown(root, user.pw_uid, user.pw_gid)
-            os.chown(self.datadir, user.pw_uid, user.pw_gid)
+            os.chown(self.home, user.pw_uid, user.pw_gid)
         subprocess.run(
             _as_postgres([postgres_bin("initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
             check=True,
@@ -62,6 +63,10 @@ class Postgres:
 
     def stop(self) -> None:
         subprocess.run(_as_postgres([postgres_bin("pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]), capture_output=True)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
 
     def create_database(self, name: str) -> str:
         engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")

@@ -70,6 +70,7 @@ class Stack:
     logs: dict[str, Path] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
         env = {
             "VAR_DIR": str(self.var_dir),
             "RASA_PORT": str(free_port()),

@@ -16,7 +16,7 @@ def cluster(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     root = tmp_path_factory.mktemp("scale")
     # The tracker store and the lead store on separate PostgreSQL servers, so that the lead
     # database can fail while conversations go on (the production layout in the README allows both).
-    tracker_db, leads_db = Postgres(root, "tracker"), Postgres(root, "leads")
+    tracker_db, leads_db = Postgres("tracker"), Postgres("leads")
     tracker_db.start()
     leads_db.start()
     redis = Redis(root)
@@ -42,5 +42,5 @@ def cluster(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     finally:
         stack.stop_all()
         redis.stop()
-        leads_db.stop()
-        tracker_db.stop()
+        leads_db.remove()
+        tracker_db.remove()
