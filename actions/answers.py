@@ -211,8 +211,8 @@ class ActionFallback(Action):
         return misses
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
-        if any(entity_values(tracker, kind) for kind in OPPORTUNITY_ENTITIES):
-            return Answerer(dispatcher, tracker, domain).opportunities()  # "måltidsvært?" names what it is about
+        if any(entity_values(tracker, kind) for kind in (*OPPORTUNITY_ENTITIES, "region", "municipality")):
+            return Answerer(dispatcher, tracker, domain).opportunities()  # "måltidsvært?", "i Odense?" name what it is about
         if self.consecutive_misses(tracker) >= 2:
             dispatcher.utter_message(response="utter_offer_coordinator")
             return []

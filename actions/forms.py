@@ -122,12 +122,18 @@ class ContactFormValidator(FormValidationAction, ABC):
     def validate_name(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
-        interrupted = self.interruption("name", dispatcher, tracker, domain, valid=validation.name(str(slot_value), kb().vocabulary["name_prefix"]) is not None)
+        interrupted = self.interruption(
+            "name",
+            dispatcher,
+            tracker,
+            domain,
+            valid=validation.name(str(slot_value), kb().vocabulary["name_prefix"], kb().vocabulary["not_in_names"]) is not None,
+        )
         if interrupted is not None:
             return interrupted
         intent, confidence = latest_intent(tracker)
         raw = str(slot_value or "")
-        value = validation.name(raw, kb().vocabulary["name_prefix"])
+        value = person_name(raw)
         if value is None or (intent in SOCIAL_INTENTS and confidence > 0.8 and len(raw.split()) <= 2):
             return self.miss("name", "utter_invalid_name", dispatcher, tracker)
         return self.accept(tracker, "name", {"name": value})
@@ -212,6 +218,11 @@ class ContactFormValidator(FormValidationAction, ABC):
         if region is not None and not region.covered:
             dispatcher.utter_message(response="utter_region_not_covered", place=region.name)
         return self.accept(tracker, "municipality", {"municipality": place.municipality or "", "region": place.region})
+
+
+def person_name(text: str) -> str | None:
+    vocabulary = kb().vocabulary
+    return validation.name(text, vocabulary["name_prefix"], vocabulary["not_in_names"])
 
 
 def latest_intent_from_text(value: str) -> tuple[str, float]:

@@ -62,7 +62,8 @@ class UnknownWordsFallback(GraphComponent, IntentClassifier):
     DIET gives some intent a high confidence even for keyboard mashing ("asdfgh qwerty"),
     so a low-confidence threshold alone lets nonsense through as, say, an emergency. A
     word counts as known when it (or a one-letter typo of it) occurs in the training
-    examples, the lookup tables or the synonyms, after æ/ø/å folding.
+    examples, the lookup tables or the synonyms, after æ/ø/å folding, or differs from such a
+    word by one missing or one extra letter.
     """
 
     @staticmethod
@@ -73,8 +74,8 @@ class UnknownWordsFallback(GraphComponent, IntentClassifier):
         self._config = {**self.get_default_config(), **config}
         self._storage, self._resource = model_storage, resource
         self._vocabulary = vocabulary or set()
-        near = {v[:i] + v[i + 1 :] for v in self._vocabulary if len(v) >= 5 for i in range(len(v))}
-        self._one_edit = self._vocabulary | near  # words and their one-letter deletions (a symmetric-delete index)
+        # A known word with one letter missing (from six letters on) still counts as known.
+        self._shortened = {v[:i] + v[i + 1 :] for v in self._vocabulary if len(v) >= 6 for i in range(len(v))}
 
     @classmethod
     def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext) -> UnknownWordsFallback:
@@ -106,9 +107,9 @@ class UnknownWordsFallback(GraphComponent, IntentClassifier):
         return cls(config, model_storage, resource, vocabulary)
 
     def _known(self, word: str) -> bool:
-        if word in self._one_edit:
+        if word in self._vocabulary or word in self._shortened:
             return True
-        return len(word) >= 5 and any(word[:i] + word[i + 1 :] in self._one_edit for i in range(len(word)))
+        return len(word) >= 7 and any(word[:i] + word[i + 1 :] in self._vocabulary for i in range(len(word)))  # one letter too many
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from bot.privacy import contains_cpr
+from bot.text import fold
 
 EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+")
 PHONE_IN_TEXT = re.compile(r"(?:\+|00)?[\d][\d \-]{6,16}\d")
 HTML = re.compile(r"<[^>]*>|&[a-z]+;|javascript:", re.I)
 MAX_NAME = 100
+MAX_NAME_WORDS = 5
 MAX_TEXT = 300
 MAX_MESSAGE = 1000
 
@@ -67,20 +70,24 @@ def _letters(text: str) -> int:
     return sum(1 for ch in text if unicodedata.category(ch).startswith("L"))
 
 
-def name(text: str, prefixes: list[str] = ()) -> str | None:  # type: ignore[assignment]
-    """A person's name: letters, spaces, hyphens, apostrophes and dots; prefixes like "jeg hedder" removed."""
-    value = " ".join(text.strip().split())
-    lowered = value.lower()
+def name(text: str, prefixes: Sequence[str] = (), stopwords: Sequence[str] = ()) -> str | None:
+    """A person's name: letters, spaces, hyphens, apostrophes and dots; prefixes like "jeg hedder" removed.
+
+    `prefixes` and `stopwords` come folded from the knowledge base's vocabulary; a word of
+    `stopwords` ("kan", "tale") shows that the text is a sentence, not a name.
+    """
+    parts = text.strip().split()
     for prefix in sorted(prefixes, key=len, reverse=True):
-        if lowered.startswith(prefix + " "):
-            value = value[len(prefix) + 1 :].strip()
+        size = len(prefix.split())
+        if len(parts) > size and fold(" ".join(parts[:size])) == prefix:
+            parts = parts[size:]
             break
-    value = value.strip(" .!,")
+    value = " ".join(parts).strip(" .!,")
     if not value or len(value) > MAX_NAME or HTML.search(value) or contains_cpr(value):
         return None
     if any(not (unicodedata.category(ch).startswith("L") or ch in " -'.´’") for ch in value):
         return None
-    if _letters(value) < 2 or len(value.split()) > 6:
+    if _letters(value) < 2 or len(value.split()) > MAX_NAME_WORDS or any(fold(word) in stopwords for word in value.split()):
         return None
     return " ".join(part[:1].upper() + part[1:] if part.islower() else part for part in value.split())
 

@@ -66,7 +66,7 @@ STRATEGY = [
     ("hvornår vedtog regionsrådet strategien for frivillige", ["30\\. marts 2016"]),
     ("hvad er principperne fra 2013", ["2013", "Principper og gode råd|MED"]),
     ("skal de frivillige have forskellig baggrund", ["mangfoldig"]),
-    ("er der planer om en frivilligcafé på hospitalerne", ["frivilligcafé|informationsstand"]),
+    ("hvad siger strategien om en frivilligcafé i forhallen", ["frivilligcafé|informationsstand"]),
 ]
 
 

@@ -32,6 +32,10 @@ QUESTION = {
 }
 
 
+FIRST_NAMES = ["Anne", "Mads", "Sofie", "Lars", "Ida", "Peter", "Karen", "Jens", "Maja", "Henrik", "Freja", "Ole", "Lone"]
+LAST_NAMES = ["Nielsen", "Jensen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen", "Rasmussen", "Jørgensen", "Madsen"]
+
+
 def unique_email() -> str:
     return f"test.{uuid.uuid4().hex[:10]}@example.dk"
 
@@ -212,7 +216,7 @@ def test_fifty_concurrent_signups_give_fifty_leads(bot: Stack) -> None:
         email = f"load.{run}.{i}@example.dk"
         steps = [
             "jeg vil gerne melde mig",
-            f"Person Nummer{chr(65 + i % 26)}",
+            f"{FIRST_NAMES[i % len(FIRST_NAMES)]} {LAST_NAMES[i % len(LAST_NAMES)]}",
             email,
             f"20 30 {40 + i % 50:02d} 50",
             "Aarhus",
