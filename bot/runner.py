@@ -118,4 +118,5 @@ def run() -> int:
             time.sleep(0.5)
     finally:
         stop_all(procs)
+        print("All processes stopped.", flush=True)
     return code
