@@ -81,22 +81,16 @@ class ContactFormValidator(FormValidationAction, ABC):
         return result
 
     def late_correction(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any] | None:
-        """A new e-mail or phone number given later ("nej, min mail er …") corrects the earlier answer.
+        """A correction of an earlier answer given instead of this one: "nej, min mail er …", "ret mit nummer".
 
-        Needed even though the NLU has a `correct` intent: when it reads the message as a plain
-        answer, the form would otherwise file the e-mail under the pending question.
+        Corrections are recognised here, in the form, by what the message says, and not by the
+        NLU's `correct` intent alone: a name like "Birgitte Holm" read as a correction must still
+        be a name. The pending question is asked again after the corrected one.
         """
-        raw = latest_text(tracker)
-        for field, find, parse in (("email", validation.find_email, validation.email), ("phone", validation.find_phone, validation.phone)):
-            current = tracker.get_slot(field)
-            if slot == field or not current or not find(raw):
-                continue
-            value = parse(raw)
-            if value and value != current:
-                shown = validation.phone_display(value) if field == "phone" else value
-                dispatcher.utter_message(response="utter_corrected", value=shown)
-                return {field: value, slot: None}
-        return None
+        changes = correction(latest_text(tracker), tracker, dispatcher, skip=slot)
+        if changes is None:
+            return None
+        return {**changes, slot: None}
 
     def miss(self, slot: str, response: str, dispatcher: CollectingDispatcher, tracker: Tracker, **values: Any) -> Dict[str, Any]:
         """Reject the answer with a specific explanation; after three misses offer a way out."""
@@ -122,6 +116,9 @@ class ContactFormValidator(FormValidationAction, ABC):
     def validate_name(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("name", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         interrupted = self.interruption(
             "name",
             dispatcher,
@@ -141,6 +138,9 @@ class ContactFormValidator(FormValidationAction, ABC):
     def validate_email(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if slot_value is None:
             return {}
+        corrected = self.late_correction("email", dispatcher, tracker)
+        if corrected is not None:
+            return corrected
         raw_text = str(slot_value)
         interrupted = self.interruption("email", dispatcher, tracker, domain, valid=bool(validation.find_email(raw_text) or validation.find_phone(raw_text)))
         if interrupted is not None:
@@ -448,38 +448,42 @@ class ActionAskQuestion(Action):
 CORRECTABLE = ("email", "phone", "name", "municipality", "interests", "availability", "message")
 
 
+def correction(raw: str, tracker: Tracker, dispatcher: CollectingDispatcher, skip: str | None = None) -> Dict[str, Any] | None:
+    """The slot changes a correction asks for, after telling the citizen; None when the text corrects nothing.
+
+    A new e-mail or phone number replaces the old one; "ret mit telefonnummer" (a correction
+    word and a field) clears that answer so that the form asks for it again.
+    """
+    knowledge = kb()
+    for field, find, parse in (("email", validation.find_email, validation.email), ("phone", validation.find_phone, validation.phone)):
+        current = tracker.get_slot(field)
+        if field == skip or not current or not find(raw):
+            continue
+        new_value = parse(raw)
+        if new_value and new_value != current:
+            dispatcher.utter_message(response="utter_corrected", value=validation.phone_display(new_value) if field == "phone" else new_value)
+            return {field: new_value}
+    if not knowledge.said("correction_cues", raw):
+        return None
+    named = next((f for f in CORRECTABLE if f != skip and tracker.get_slot(f) is not None and knowledge.said(f"field_{f}", raw)), None)
+    if named is None:
+        return None
+    dispatcher.utter_message(response="utter_correct_what")
+    return {named: None, "region": None} if named == "municipality" else {named: None}
+
+
 class ActionCorrect(Action):
-    """ "nej, min mail er …", "ret mit telefonnummer": change the answer, or ask for it again."""
+    """ "nej, min mail er …", "ret mit telefonnummer" outside a form: change the answer, or say what can be changed."""
 
     def name(self) -> str:
         return "action_correct"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        raw = latest_text(tracker)
-        knowledge = kb()
-        if validation.find_email(raw):
-            value = validation.email(raw)
-            if value:
-                dispatcher.utter_message(response="utter_corrected", value=value)
-                return [SlotSet("email", value)]
-            dispatcher.utter_message(response="utter_invalid_email", value=validation.find_email(raw))
-            return [SlotSet("email", None)]
-        if validation.find_phone(raw):
-            value = validation.phone(raw)
-            if value:
-                dispatcher.utter_message(response="utter_corrected", value=validation.phone_display(value))
-                return [SlotSet("phone", value)]
-            dispatcher.utter_message(response="utter_invalid_phone", value=validation.find_phone(raw))
-            return [SlotSet("phone", None)]
-        field = next((slot for slot in CORRECTABLE if knowledge.said(f"field_{slot}", raw)), None)
-        if field is None:
+        changes = correction(latest_text(tracker), tracker, dispatcher)
+        if changes is None:
             dispatcher.utter_message(response="utter_correct_nothing")
             return []
-        dispatcher.utter_message(response="utter_correct_what")
-        events: List[EventType] = [SlotSet(field, None)]
-        if field == "municipality":
-            events.append(SlotSet("region", None))
-        return events
+        return [SlotSet(slot, value) for slot, value in changes.items()]
 
 
 FORM_SLOTS = ("name", "email", "phone", "municipality", "region", "interests", "availability", "message", "consent", "question", "handoff_consent", "misses")

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from functools import cache
 from typing import Any, List
 
@@ -107,51 +108,59 @@ def _forget(slots: tuple[str, ...]) -> List[EventType]:
     return [SlotSet(slot, None) for slot in slots]
 
 
-class ActionSubmitSignup(Action):
+class SubmitLead(Action, ABC):
+    """Store what a form collected, after consent, and tell the citizen who will call and when."""
+
+    kind: str
+    consent_slot: str
+    done: str
+    queued: str
+    answered_slots: tuple[str, ...]  # forgotten after saving; name and contact stay for a later handoff
+
+    @abstractmethod
+    def name(self) -> str:
+        """Abstract, so that the SDK does not register the base class as an action."""
+
+    def after(self, dispatcher: CollectingDispatcher, draft: LeadDraft) -> None:
+        """Anything more to say once the lead is saved."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot(self.consent_slot) is not True:
+            dispatcher.utter_message(response="utter_consent_refused")
+            return _forget(FORM_SLOTS)
+        draft = draft_from(tracker, self.kind)
+        result = await save(draft)
+        if result is None:
+            dispatcher.utter_message(response="utter_signup_failed")
+            return []
+        who, when = who_and_when(domain, draft.region)
+        dispatcher.utter_message(
+            response=self.done if result.stored else self.queued, name=draft.name.split()[0], reference=result.reference, who=who, when=when
+        )
+        self.after(dispatcher, draft)
+        return [SlotSet("lead_reference", result.reference), *_forget(self.answered_slots)]
+
+
+class ActionSubmitSignup(SubmitLead):
+    kind, consent_slot, done, queued = "signup", "consent", "utter_signup_done", "utter_signup_queued"
+    answered_slots = ("interests", "availability", "message", "consent", "misses")
+
     def name(self) -> str:
         return "action_submit_signup"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if tracker.get_slot("consent") is not True:
-            dispatcher.utter_message(response="utter_consent_refused")
-            return _forget(FORM_SLOTS)
-        draft = draft_from(tracker, "signup")
-        result = await save(draft)
-        if result is None:
-            dispatcher.utter_message(response="utter_signup_failed")
-            return []
-        who, when = who_and_when(domain, draft.region)
-        dispatcher.utter_message(
-            response="utter_signup_done" if result.stored else "utter_signup_queued", name=draft.name.split()[0], reference=result.reference, who=who, when=when
-        )
-        return [SlotSet("lead_reference", result.reference), *_forget(("interests", "availability", "message", "consent", "misses"))]
 
+class ActionSubmitHandoff(SubmitLead):
+    kind, consent_slot, done, queued = "handoff", "handoff_consent", "utter_handoff_done", "utter_handoff_queued"
+    answered_slots = ("question", "handoff_consent", "misses")
 
-class ActionSubmitHandoff(Action):
     def name(self) -> str:
         return "action_submit_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if tracker.get_slot("handoff_consent") is not True:
-            dispatcher.utter_message(response="utter_consent_refused")
-            return _forget(FORM_SLOTS)
-        draft = draft_from(tracker, "handoff")
-        result = await save(draft)
-        if result is None:
-            dispatcher.utter_message(response="utter_signup_failed")
-            return []
-        who, when = who_and_when(domain, draft.region)
-        dispatcher.utter_message(
-            response="utter_handoff_done" if result.stored else "utter_handoff_queued",
-            name=draft.name.split()[0],
-            reference=result.reference,
-            who=who,
-            when=when,
-        )
+    def after(self, dispatcher: CollectingDispatcher, draft: LeadDraft) -> None:
+        """The region's published direct contact, where the documents give one."""
         contact = kb().contacts.get(draft.region)
         if contact is not None and (contact.phone or contact.email):
             dispatcher.utter_message(response="utter_kb_answer", answer=contact.answer, source=kb().cite(contact.source))
-        return [SlotSet("lead_reference", result.reference), *_forget(("question", "handoff_consent", "misses"))]
 
 
 class ActionShowStoredData(Action):

@@ -70,16 +70,8 @@ def bot(model: Path, mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory)
             "SMTP_STARTTLS": "false",
         },
     )
-    try:
-        for name in ("actions", "rasa", "web"):
-            stack.start(name)
+    with stack.running("actions", "rasa", "web"):
         yield stack
-    except Exception:
-        for name in stack.logs:
-            print(f"--- {name} log ---\n{stack.log_tail(name)}")
-        raise
-    finally:
-        stack.stop_all()
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,20 @@ class Stack:
     def stop_all(self) -> None:
         for name in list(self.procs):
             self.stop(name)
+
+    @contextmanager
+    def running(self, *names: str) -> Iterator[Stack]:
+        """Start the services, print their logs if anything fails, and stop them all afterwards."""
+        try:
+            for name in names:
+                self.start(name)
+            yield self
+        except Exception:
+            for name in self.logs:
+                print(f"--- {name} log ---\n{self.log_tail(name)}")
+            raise
+        finally:
+            self.stop_all()
 
     def log_tail(self, name: str, chars: int = 4000) -> str:
         path = self.logs.get(name)

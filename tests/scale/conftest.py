@@ -31,16 +31,9 @@ def cluster(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     )
     second = f"rasa-{free_port()}"
     try:
-        stack.start("actions")
-        stack.start("rasa")
-        stack.start(second)
-        yield Cluster(stack, tracker_db, leads_db, redis, second)
-    except Exception:
-        for name in stack.logs:
-            print(f"--- {name} log ---\n{stack.log_tail(name)}")
-        raise
+        with stack.running("actions", "rasa", second):
+            yield Cluster(stack, tracker_db, leads_db, redis, second)
     finally:
-        stack.stop_all()
         redis.stop()
         leads_db.remove()
         tracker_db.remove()

@@ -142,10 +142,21 @@ def test_cpr_in_an_answer_is_refused() -> None:
 
 
 async def test_correction_with_a_value_and_without() -> None:
-    events, messages = await run(ActionCorrect(), tracker(user("nej, min mail er ny@example.dk", "correct")))
+    events, messages = await run(ActionCorrect(), tracker(user("nej, min mail er ny@example.dk", "correct"), {"email": "gammel@example.dk"}))
     assert events == [SlotSet("email", "ny@example.dk")] and messages[0]["value"] == "ny@example.dk"
-    events, _ = await run(ActionCorrect(), tracker(user("ret min kommune", "correct")))
+    events, _ = await run(ActionCorrect(), tracker(user("ret min kommune", "correct"), {"municipality": "Aarhus", "region": "midtjylland"}))
     assert events == [SlotSet("municipality", None), SlotSet("region", None)]
+    _, messages = await run(ActionCorrect(), tracker(user("ret min kommune", "correct")))
+    assert messages[0]["response"] == "utter_correct_nothing"  # nothing answered yet, nothing to correct
+
+
+def test_a_name_the_nlu_took_for_a_correction_is_still_a_name() -> None:
+    assert validate("name", "Birgitte Holm", intent="correct")[0] == {"name": "Birgitte Holm"}
+
+
+def test_asking_to_correct_an_earlier_answer_clears_it() -> None:
+    result, messages = validate("interests", "ret mit telefonnummer", intent="correct", slots={"phone": "+4520304050"})
+    assert result == {"phone": None, "interests": None} and messages[0]["response"] == "utter_correct_what"
 
 
 def test_a_new_email_given_at_a_later_question_corrects_the_email() -> None:
