@@ -18,6 +18,7 @@ from bot.text import fold, words
 MAX_LISTED = 6
 OPPORTUNITY_ENTITIES = ("role", "place", "organisation")
 SAFETY_INTENTS = ("emergency", "crisis", "medical_question")  # always answered with their own advice
+PLAUSIBLE_SAFETY_GUESS = 0.5  # below this, "Mente du: ring 112?" to a message about something else only confuses
 UNSURE_BELOW = 0.7  # an intent this uncertain yields to a role, place or organisation the message names
 LIST_INTENTS = ("ask_list_item", "ask_strategy", "ask_sjaelland", "ask_specialsektor", "ask_committee")
 _ORDINAL_WORD = {"sidste": "sidste", "sidst": "sidste"}
@@ -211,13 +212,21 @@ class ActionFallback(Action):
         return misses
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[str, Any]]:
+        return self.respond(dispatcher, tracker, domain)
+
+    def respond(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, ruled_out: tuple[str, ...] = ()) -> List[Dict[str, Any]]:
+        """The fallback's answer; `ruled_out` intents, already found not to fit, are not offered as guesses."""
         if any(entity_values(tracker, kind) for kind in (*OPPORTUNITY_ENTITIES, "region", "municipality")):
             return Answerer(dispatcher, tracker, domain).opportunities()  # "måltidsvært?", "i Odense?" name what it is about
         if self.consecutive_misses(tracker) >= 2:
             dispatcher.utter_message(response="utter_offer_coordinator")
             return []
         labels = kb().labels
-        guesses = [name for name, _ in ranking(tracker) if name not in GENERIC_INTENTS and name in labels][:2]
+        guesses = [
+            name
+            for name, confidence in ranking(tracker)
+            if name not in GENERIC_INTENTS and name not in ruled_out and name in labels and (name not in SAFETY_INTENTS or confidence >= PLAUSIBLE_SAFETY_GUESS)
+        ][:2]
         if not guesses:
             dispatcher.utter_message(response="utter_did_you_mean_none")
             return []

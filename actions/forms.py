@@ -16,7 +16,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answers import Answerer
+from actions.answers import ActionFallback, Answerer
 from actions.common import KNOWLEDGE_INTENTS, entity_values, latest_intent, latest_text, text, user_turns
 from bot import geo, validation
 from bot.knowledge_base import kb
@@ -479,11 +479,15 @@ class ActionCorrect(Action):
         return "action_correct"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        changes = correction(latest_text(tracker), tracker, dispatcher)
-        if changes is None:
-            dispatcher.utter_message(response="utter_correct_nothing")
-            return []
-        return [SlotSet(slot, value) for slot, value in changes.items()]
+        raw = latest_text(tracker)
+        changes = correction(raw, tracker, dispatcher)
+        if changes is not None:
+            return [SlotSet(slot, value) for slot, value in changes.items()]
+        knowledge = kb()
+        if not any(knowledge.said(f"field_{field}", raw) for field in CORRECTABLE) and not validation.find_email(raw) and not validation.find_phone(raw):
+            return ActionFallback().respond(dispatcher, tracker, domain, ruled_out=("correct",))  # "jeg er ret god til computere" corrects nothing
+        dispatcher.utter_message(response="utter_correct_nothing")
+        return []
 
 
 FORM_SLOTS = ("name", "email", "phone", "municipality", "region", "interests", "availability", "message", "consent", "question", "handoff_consent", "misses")

@@ -24,7 +24,7 @@ EVAL = ROOT.parent / "shared" / "eval"
 def cross_validate(folds: int) -> dict[str, Any]:
     out = REPORTS / "nlu"
     out.mkdir(parents=True, exist_ok=True)
-    print(f"NLU cross-validation, {folds} folds (a training per fold; about {folds * 3} minutes) ...", flush=True)
+    print(f"NLU cross-validation, {folds} folds (a training per fold; about {folds * 6} minutes on two cores) ...", flush=True)
     subprocess.run(
         rasa_command("test", "nlu", "--nlu", "nlu", "--config", "config.yml", "--cross-validation", "--folds", str(folds), "--out", str(out)),
         cwd=ROOT,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List
 
+import joblib
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -121,6 +123,85 @@ class UnknownWordsFallback(GraphComponent, IntentClassifier):
                 fallback = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: 1.0}
                 message.set(INTENT, fallback, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [fallback, *(message.get(INTENT_RANKING_KEY) or [])], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class LinearIntentClassifier(GraphComponent, IntentClassifier):
+    """A linear SVM on TF-IDF word and character n-grams of the folded text; its intent replaces DIET's.
+
+    On a few thousand short Danish examples DIET learns the training data by heart and
+    generalises less well: in 5-fold cross-validation this classifier reaches a clearly higher
+    intent macro F1 (see README, "Measured"). DIET stays in the pipeline for the entities.
+    The SVM's decision values become confidences through a softmax with a fixed temperature,
+    chosen so that FallbackClassifier's threshold keeps its meaning: correct predictions come
+    out near 1, unclear messages well below the threshold.
+    """
+
+    MODEL_FILE = "linear_intent_classifier.joblib"
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"C": 0.5, "temperature": 6.0, "char_ngrams": [2, 5], "word_ngrams": [1, 2], "ranking_length": 10, "random_seed": 4242}
+
+    @staticmethod
+    def required_packages() -> List[str]:
+        return ["sklearn"]
+
+    def __init__(self, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, model: Any = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._storage, self._resource, self._model = model_storage, resource, model
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext) -> LinearIntentClassifier:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import make_pipeline, make_union
+        from sklearn.svm import LinearSVC
+
+        examples = training_data.intent_examples
+        labels = [str(example.get(INTENT)) for example in examples]
+        if len(set(labels)) < 2:
+            return self._resource  # nothing to tell apart; process() leaves DIET's intent
+        features = make_union(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self._config["char_ngrams"]), sublinear_tf=True),
+            TfidfVectorizer(analyzer="word", ngram_range=tuple(self._config["word_ngrams"]), sublinear_tf=True),
+        )
+        self._model = make_pipeline(features, LinearSVC(C=self._config["C"], random_state=self._config["random_seed"]))
+        self._model.fit([fold(str(example.get(TEXT) or "")) for example in examples], labels)
+        with self._storage.write_to(self._resource) as directory:
+            joblib.dump(self._model, directory / self.MODEL_FILE)
+        return self._resource
+
+    @classmethod
+    def load(
+        cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext, **kwargs: Any
+    ) -> LinearIntentClassifier:
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / cls.MODEL_FILE
+                model = joblib.load(path) if path.exists() else None
+        except ValueError:
+            model = None
+        return cls(config, model_storage, resource, model)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None or not messages:
+            return messages
+        texts = [fold(str(message.get(TEXT) or "")) for message in messages]
+        scores = np.asarray(self._model.decision_function(texts), dtype=float) * self._config["temperature"]
+        if scores.ndim == 1:  # two intents: one decision value, for the second
+            scores = np.stack([-scores, scores], axis=1)
+        probabilities = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        classes = self._model.classes_
+        for message, row in zip(messages, probabilities, strict=True):
+            order = row.argsort()[::-1][: self._config["ranking_length"]]
+            ranking = [{INTENT_NAME_KEY: str(classes[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
 
 

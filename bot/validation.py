@@ -16,7 +16,7 @@ from bot.privacy import contains_cpr
 from bot.text import fold
 
 EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+")
-PHONE_IN_TEXT = re.compile(r"(?:\+|00)?[\d][\d \-]{6,16}\d")
+PHONE_IN_TEXT = re.compile(r"(?<!\w)(?:\+|00)?[\d][\d \-]{6,16}\d(?!\w)")
 HTML = re.compile(r"<[^>]*>|&[a-z]+;|javascript:", re.I)
 MAX_NAME = 100
 MAX_NAME_WORDS = 5
@@ -40,7 +40,8 @@ def email(text: str) -> str | None:
 
 
 def find_phone(text: str) -> str | None:
-    for match in PHONE_IN_TEXT.finditer(text):
+    """The first phone-looking number in the text; digits inside an e-mail address are not one."""
+    for match in PHONE_IN_TEXT.finditer(EMAIL_IN_TEXT.sub(" ", text)):
         if not contains_cpr(match.group(0)):
             return match.group(0).strip()
     return None

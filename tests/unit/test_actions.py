@@ -90,6 +90,12 @@ async def test_first_miss_offers_the_two_best_guesses_second_offers_a_coordinato
     assert messages[0]["response"] == "utter_offer_coordinator"
 
 
+async def test_an_unlikely_emergency_is_not_offered_as_a_guess() -> None:
+    miss = user("blåbær trampolin", "nlu_fallback", 0.4, ranking=[("nlu_fallback", 0.4), ("emergency", 0.12), ("ask_pay", 0.1), ("ask_insurance", 0.05)])
+    _, messages = await run(ActionFallback(), tracker(miss))
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_pay", "/ask_insurance", "/help"]
+
+
 async def test_sign_up_starts_with_the_role_asked_about() -> None:
     events, messages = await run(ActionPrepareSignup(), tracker(user("hvordan melder jeg mig", "signup"), {"context_role": "vejviser"}))
     assert SlotSet("interests", ["vejviser"]) in events
@@ -148,6 +154,10 @@ async def test_correction_with_a_value_and_without() -> None:
     assert events == [SlotSet("municipality", None), SlotSet("region", None)]
     _, messages = await run(ActionCorrect(), tracker(user("ret min kommune", "correct")))
     assert messages[0]["response"] == "utter_correct_nothing"  # nothing answered yet, nothing to correct
+    ret_god = user("jeg er ret god til computere", "correct", 0.6, ranking=[("correct", 0.6), ("ask_opportunities", 0.3), ("ask_pay", 0.1)])
+    _, messages = await run(ActionCorrect(), tracker(ret_god))
+    # "ret god" is not a correction: treated as not understood
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_opportunities", "/ask_pay", "/help"]
 
 
 def test_a_name_the_nlu_took_for_a_correction_is_still_a_name() -> None:

@@ -53,10 +53,14 @@ def test_model_fingerprint_depends_on_the_data(tmp_path: Path) -> None:
             for f in source.glob("*.yml"):
                 (tmp_path / name / f.name).write_bytes(f.read_bytes())
         else:
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / name).write_bytes(source.read_bytes())
     before = training.fingerprint(tmp_path)
     (tmp_path / "nlu" / "extra.yml").write_text('version: "3.1"\nnlu: []\n')
-    assert training.fingerprint(tmp_path) != before
+    with_data = training.fingerprint(tmp_path)
+    assert with_data != before
+    (tmp_path / "bot" / "nlp.py").write_text((ROOT / "bot" / "nlp.py").read_text() + "\n# changed\n")
+    assert training.fingerprint(tmp_path) != with_data  # a changed NLU component retrains too
 
 
 def test_generated_municipality_nlu_is_current() -> None:

@@ -18,6 +18,11 @@ def test_invalid_phone_numbers_are_rejected(text: str) -> None:
     assert validation.phone(text) is None
 
 
+@pytest.mark.parametrize("text", ["mette.20304050@example.dk", "min mail er test.1234567890ab@example.dk"])
+def test_digits_in_an_email_address_are_not_a_phone_number(text: str) -> None:
+    assert validation.find_phone(text) is None and validation.find_email(text)
+
+
 def test_phone_display() -> None:
     assert validation.phone_display("+4520304050") == "+45 20 30 40 50"
 
