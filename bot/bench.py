@@ -178,6 +178,7 @@ def bench_starter(users: int, seconds: float, workdir: Path) -> Result:
     starter = workdir / "starter"
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     print("Training Rasa's starter bot (rasa init) in a temporary folder ...", flush=True)
+    starter.mkdir(parents=True, exist_ok=True)  # rasa init refuses a folder that does not exist
     subprocess.run(rasa_command("init", "--no-prompt", "--init-dir", str(starter)), cwd=workdir, env=env, check=True, stdout=subprocess.DEVNULL)
     port = _free_port()
     procs = {"rasa (starter)": _start(rasa_command("run", "--port", str(port)), starter, env, workdir / "starter.log")}
