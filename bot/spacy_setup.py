@@ -54,7 +54,7 @@ def load_target() -> str:
 def describe() -> str:
     if official_version():
         return f"spaCy pipeline: {identity()}"
-    return f"WARNING: {OFFICIAL} is not installed; the NLU uses the fallback {identity()} saved in {fallback_dir()}"
+    return f"WARNING: {OFFICIAL} is not installed; the NLU uses a blank Danish pipeline with the lookup lemmatizer ({identity()}), saved in {fallback_dir()}"
 
 
 def build_fallback(path: Path) -> None:
