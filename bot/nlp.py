@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from pathlib import Path
+from typing import Any, Callable, Dict, List
 
 import joblib
 import numpy as np
@@ -22,6 +23,21 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import spacy_setup
 from bot.text import fold
+
+
+def _stored(model_storage: ModelStorage, resource: Resource, filename: str, read: Callable[[Path], Any], default: Any) -> Any:
+    """A file a component wrote in training, read back; `default` when training stored nothing."""
+    try:
+        with model_storage.read_from(resource) as directory:
+            return read(directory / filename)
+    except ValueError:
+        return default
+
+
+def _set_intent(message: Message, ranking: List[Dict[str, Any]]) -> None:
+    """The message's intent becomes the first of `ranking`, and `ranking` its intent ranking."""
+    message.set(INTENT, ranking[0], add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
 
 @DefaultV1Recipe.register(
@@ -101,11 +117,7 @@ class UnknownWordsFallback(GraphComponent, IntentClassifier):
     def load(
         cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext, **kwargs: Any
     ) -> UnknownWordsFallback:
-        try:
-            with model_storage.read_from(resource) as directory:
-                vocabulary = set(json.loads((directory / "vocabulary.json").read_text(encoding="utf-8")))
-        except ValueError:
-            vocabulary = set()
+        vocabulary = _stored(model_storage, resource, "vocabulary.json", lambda path: set(json.loads(path.read_text(encoding="utf-8"))), set())
         return cls(config, model_storage, resource, vocabulary)
 
     def _known(self, word: str) -> bool:
@@ -121,8 +133,7 @@ class UnknownWordsFallback(GraphComponent, IntentClassifier):
             words = [w for token in message.get(TOKENS_NAMES[TEXT]) or [] for w in fold(token.text).split() if not w.isdigit()]
             if words and sum(self._known(w) for w in words) / len(words) < self._config["min_known_share"]:
                 fallback = {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: 1.0}
-                message.set(INTENT, fallback, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [fallback, *(message.get(INTENT_RANKING_KEY) or [])], add_to_output=True)
+                _set_intent(message, [fallback, *(message.get(INTENT_RANKING_KEY) or [])])
         return messages
 
 
@@ -179,13 +190,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     def load(
         cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext, **kwargs: Any
     ) -> LinearIntentClassifier:
-        try:
-            with model_storage.read_from(resource) as directory:
-                path = directory / cls.MODEL_FILE
-                model = joblib.load(path) if path.exists() else None
-        except ValueError:
-            model = None
-        return cls(config, model_storage, resource, model)
+        return cls(config, model_storage, resource, _stored(model_storage, resource, cls.MODEL_FILE, joblib.load, None))
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self._model is None or not messages:
@@ -199,9 +204,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         classes = self._model.classes_
         for message, row in zip(messages, probabilities, strict=True):
             order = row.argsort()[::-1][: self._config["ranking_length"]]
-            ranking = [{INTENT_NAME_KEY: str(classes[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order]
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            _set_intent(message, [{INTENT_NAME_KEY: str(classes[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])} for i in order])
         return messages
 
 
@@ -229,9 +232,7 @@ class CommandWords(GraphComponent, IntentClassifier):
             intent = self._phrases.get(fold(str(message.get(TEXT) or "")))
             if intent:
                 command = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
-                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent]
-                message.set(INTENT, command, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [command, *ranking], add_to_output=True)
+                _set_intent(message, [command, *(r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent)])
         return messages
 
 

@@ -59,9 +59,11 @@ def test_without_training_data_the_earlier_intent_is_left_alone(tmp_path: Path) 
     context = ExecutionContext(graph_schema=None, model_id="test")  # type: ignore[arg-type]
     classifier = LinearIntentClassifier.create({}, storage, resource, context)
     classifier.train(TrainingData([Message(data={TEXT: "hej", INTENT: "greet"})]))
-    message = Message(data={TEXT: "hej", INTENT: {"name": "greet", "confidence": 0.9}})
-    classifier.process([message])
-    assert message.get(INTENT) == {"name": "greet", "confidence": 0.9}
+    loaded = LinearIntentClassifier.load({}, storage, resource, context)  # training stored nothing
+    for component in (classifier, loaded):
+        message = Message(data={TEXT: "hej", INTENT: {"name": "greet", "confidence": 0.9}})
+        component.process([message])
+        assert message.get(INTENT) == {"name": "greet", "confidence": 0.9}
 
 
 def test_command_words_win_only_as_the_whole_message() -> None:
