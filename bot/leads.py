@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -193,11 +194,17 @@ class LeadStore:
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False, future=True)
         self.spool_dir = spool_dir
         self._migrated = False
+        self._migrating = threading.Lock()
 
     def migrate(self) -> None:
-        if not self._migrated:
-            migrations.upgrade(self.engine)
-            self._migrated = True
+        """Bring the schema up to date once. The action server saves from worker threads, and
+        Alembic's migration context is global to the process, so one thread migrates at a time."""
+        if self._migrated:
+            return
+        with self._migrating:
+            if not self._migrated:
+                migrations.upgrade(self.engine)
+                self._migrated = True
 
     def session(self) -> Session:
         self.migrate()

@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot import migrations
-from bot.leads import LeadDraft, LeadStore, Viewer, to_csv
+from bot.leads import LeadDraft, LeadStore, SaveResult, Viewer, to_csv
 from bot.settings import ROOT
 
 
@@ -66,6 +67,22 @@ def test_concurrent_retries_still_give_one_lead(store: LeadStore) -> None:
         references = set(pool.map(lambda _: store.save(draft()).reference, range(16)))
     assert len(references) == 1
     assert len(list(store.all_leads())) == 1
+
+
+def test_the_first_submissions_after_a_start_may_arrive_together(tmp_path: Path) -> None:
+    """The action server saves in worker threads; the first saves on a fresh database all migrate it."""
+    for attempt in range(3):
+        store = LeadStore(f"sqlite:///{tmp_path / f'fresh-{attempt}.db'}", spool_dir=tmp_path / "spool")
+        start = threading.Barrier(8)
+
+        def submit(i: int) -> SaveResult:
+            start.wait()
+            return store.save(draft(name=f"Person {i} Hansen"))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(submit, range(8)))
+        assert all(r.stored and r.created for r in results)
+        assert len(list(store.all_leads())) == 8
 
 
 def test_different_answers_are_different_leads(store: LeadStore) -> None:
