@@ -75,7 +75,7 @@ def test_the_first_submissions_after_a_start_may_arrive_together(tmp_path: Path)
         store = LeadStore(f"sqlite:///{tmp_path / f'fresh-{attempt}.db'}", spool_dir=tmp_path / "spool")
         start = threading.Barrier(8)
 
-        def submit(i: int) -> SaveResult:
+        def submit(i: int, store: LeadStore = store, start: threading.Barrier = start) -> SaveResult:
             start.wait()
             return store.save(draft(name=f"Person {i} Hansen"))
 
