@@ -17,7 +17,7 @@ from pathlib import Path
 from bot import spacy_setup
 from bot.settings import ROOT, Settings, settings
 
-INPUTS = ("config.yml", "domain.yml", "nlu", "stories", "bot/nlp.py", "bot/text.py")  # the custom NLU components are inputs too
+INPUTS = ("config.yml", "domain.yml", "nlu", "stories", "bot/nlp.py", "bot/policies.py", "bot/text.py")  # the custom components are inputs too
 
 
 def input_files(root: Path = ROOT) -> list[Path]:
