@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
 from bot.leads import lead_dict, to_csv
 from bot.web.auth import login_required, viewer
 from bot.web.filters import parse
-from bot.web.formatting import local
+from bot.web.formatting import today
 from bot.web.state import store
 
 bp = Blueprint("export", __name__, url_prefix="/dashboard")
@@ -24,5 +22,5 @@ def leads_csv() -> ResponseReturnValue:
     leads, total = store().query(me, parsed.filter, page=1, per_page=2**31)
     body = to_csv(lead_dict(lead) for lead in leads)
     store().audit(me.email, "export", filter=parsed.args(), count=total, format="csv")
-    filename = f"leads-{local(dt.datetime.now(dt.timezone.utc)).date().isoformat()}.csv"  # the coordinators' (Danish) date
+    filename = f"leads-{today().isoformat()}.csv"
     return Response(body.encode("utf-8"), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})

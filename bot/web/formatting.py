@@ -18,6 +18,11 @@ def local(value: dt.datetime) -> dt.datetime:
     return aware.astimezone(TZ)
 
 
+def today() -> dt.date:
+    """The coordinators' date: in Danish time, whatever the server's clock zone."""
+    return local(dt.datetime.now(dt.timezone.utc)).date()
+
+
 def when(value: object) -> str:
     """A stored time (datetime, ISO text or epoch seconds from Rasa) as dd.mm.yyyy hh:mm; empty when absent."""
     if value is None or value == "":

@@ -17,7 +17,7 @@ from bot.knowledge_base import kb
 from bot.leads import STATUSES, LeadFilter, Viewer
 from bot.retention import tracker_exists
 from bot.web.auth import login_required, viewer
-from bot.web.formatting import local
+from bot.web.formatting import local, today
 from bot.web.state import config, store
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,6 @@ def index() -> ResponseReturnValue:
     me = viewer()
     leads: list[Lead]
     leads, total = store().query(me, LeadFilter(), page=1, per_page=2**31)
-    today = local(dt.datetime.now(dt.timezone.utc)).date()
     by_region = {code: 0 for code in _regions(me)}
     by_status = dict.fromkeys(STATUSES, 0)
     for lead in leads:
@@ -85,7 +84,7 @@ def index() -> ResponseReturnValue:
     return render_template(
         "overview.html",
         total=total,
-        weeks=weekly((lead.created_at for lead in leads), today),
+        weeks=weekly((lead.created_at for lead in leads), today()),
         regions=bars(by_region.items()),
         funnel=bars(by_status.items()),
         questions=None if questions is None else bars(questions),

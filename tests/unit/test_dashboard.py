@@ -30,7 +30,7 @@ from bot.retention import purge
 from bot.settings import Settings
 from bot.web.accounts import add_coordinator, list_coordinators
 from bot.web.app import create_app
-from bot.web.formatting import local
+from bot.web.formatting import today
 
 PASSWORD = "koordinator-kode-1"
 ADMIN = "anne@regionh.dk"
@@ -688,7 +688,7 @@ def test_csv_export_of_the_filtered_list(admin: Browser, store: LeadStore, three
     response = admin.get("/dashboard/leads.csv?region=midtjylland&status=kontaktet")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == f'attachment; filename="leads-{local(dt.datetime.now(dt.timezone.utc)).date().isoformat()}.csv"'
+    assert response.headers["Content-Disposition"] == f'attachment; filename="leads-{today().isoformat()}.csv"'
     body = response.data.decode("utf-8")
     assert body.startswith("\ufeff")
     lines = body[1:].strip().split("\r\n")
@@ -717,8 +717,8 @@ def test_overview_counts_weeks_regions_statuses_and_unanswered_questions(admin: 
     html = text(admin.get("/dashboard/"))
     weeks = chart(html, "De seneste 12 uger, ældste først")
     assert len(weeks) == 12 and sum(weeks.values()) == 3
-    today = local(dt.datetime.now(dt.timezone.utc)).date()  # the dashboard counts weeks in Danish time
-    this_week = (today - dt.timedelta(days=today.weekday())).isocalendar()[1]
+    monday = today() - dt.timedelta(days=today().weekday())  # the dashboard counts weeks in Danish time
+    this_week = monday.isocalendar()[1]
     assert next(count for label, count in weeks.items() if label.startswith(f"Uge {this_week} ")) >= 2
     assert chart(html, "Alle henvendelser efter region") == {
         "Region Hovedstaden": 0,
