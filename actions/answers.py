@@ -12,8 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import GENERIC_INTENTS, entity_values, latest_intent, latest_text, ranking, text, user_turns
-from bot.knowledge_base import Opportunity, Query, Topic, kb
-from bot.text import fold, words
+from bot.knowledge import Opportunity, Query, Topic, kb
+from bot.language.text import fold, words
 
 MAX_LISTED = 6
 OPPORTUNITY_ENTITIES = ("role", "place", "organisation")

@@ -7,30 +7,10 @@ from typing import Any, Iterable
 from rasa_sdk import Tracker
 from rasa_sdk.types import DomainDict
 
-KNOWLEDGE_INTENTS = frozenset(
-    {
-        "ask_opportunities",
-        "ask_strategy",
-        "ask_list_item",
-        "ask_confidentiality",
-        "ask_saying_no",
-        "ask_pay",
-        "ask_insurance",
-        "ask_staff_relation",
-        "ask_training",
-        "ask_requirements",
-        "ask_time_interests",
-        "ask_sjaelland",
-        "ask_specialsektor",
-        "ask_committee",
-        "ask_resources",
-        "ask_contact",
-        "ask_patient_help",
-        "emergency",
-        "crisis",
-        "medical_question",
-    }
-)
+from bot import conventions
+from bot.knowledge import kb
+from bot.store.schema import FIELD_NAMES
+
 # Intents that answer nothing by themselves; never offered as "Mente du …?".
 GENERIC_INTENTS = frozenset({"nlu_fallback", "affirm", "deny", "inform", "greet", "goodbye", "thank", "share_cpr", "out_of_scope", "other_language"})
 
@@ -60,22 +40,24 @@ def entity_values(tracker: Tracker, entity: str) -> list[str]:
     return values
 
 
+def knowledge_intents() -> frozenset[str]:
+    """The intents answered from the knowledge base (stories/rules.yml sends them to action_answer; a test checks)."""
+    return kb().answered_intents
+
+
 def channel(tracker: Tracker) -> str:
-    if tracker.sender_id.startswith("telegram:"):
-        return "telegram"
-    return str(tracker.get_latest_input_channel() or "rest")
+    return conventions.channel_of(tracker.sender_id, tracker.get_latest_input_channel())
 
 
 def transcript(tracker: Tracker, limit: int = 40) -> list[dict[str, Any]]:
     """The conversation as coordinators read it: who said what, and when."""
-    lines: list[dict[str, Any]] = []
-    for event in tracker.events:
-        kind = event.get("event")
-        if kind == "user" and event.get("text"):
-            lines.append({"who": "borger", "text": event["text"], "at": event.get("timestamp")})
-        elif kind == "bot" and event.get("text"):
-            lines.append({"who": "bot", "text": event["text"], "at": event.get("timestamp")})
-    return lines[-limit:]
+    return conventions.transcript(tracker.events, limit)
+
+
+def form_slots(domain: DomainDict) -> list[str]:
+    """Every slot the forms fill, the region found with the municipality, and the count of misses: what a cancel forgets."""
+    asked = [slot for form in domain["forms"].values() for slot in form["required_slots"]]
+    return list(dict.fromkeys([*asked, *FIELD_NAMES, "misses"]))
 
 
 def user_turns(tracker: Tracker) -> Iterable[dict[str, Any]]:

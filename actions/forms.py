@@ -1,15 +1,18 @@
 """The sign-up and handoff forms: one question at a time, every answer checked.
 
-A question asked in the middle of a form ("har frivillige tavshedspligt?") is answered
-here, in the validator, which then leaves the slot empty so that the form asks the
-pending question again. Cancelling, corrections and requests for a person leave the
-form through rules (stories/signup.yml, stories/handoff.yml).
+Every answer goes through the same steps first (`answer_to`): a correction of an earlier
+answer, a CPR number, or a question asked instead of an answer ("har frivillige
+tavshedspligt?"), which is answered here, in the validator, leaving the slot empty so that
+the form asks the pending question again. Cancelling and requests for a person leave the
+form through rules (stories/signup.yml, stories/handoff.yml). The forms' slots are the ones
+domain.yml lists; what is stored of them is bot.store.schema.LEAD_FIELDS.
 """
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -17,11 +20,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.answers import ActionFallback, Answerer
-from actions.common import KNOWLEDGE_INTENTS, entity_values, latest_intent, latest_text, text, user_turns
-from bot import geo, validation
-from bot.knowledge_base import kb
-from bot.privacy import contains_cpr
+from actions.common import entity_values, form_slots, knowledge_intents, latest_intent, latest_text, text, user_turns
+from bot.conventions import MAX_MESSAGE_CHARS
+from bot.knowledge import geo, kb
+from bot.language import validation
+from bot.language.privacy import contains_cpr
 from bot.settings import settings
+from bot.store.schema import HANDOFF, SIGNUP, fields_of
 
 OPTIONAL = {"email", "message"}
 MISSES_BEFORE_OFFER = 3
@@ -31,22 +36,85 @@ FREE_TEXT_INTERRUPTION_CONFIDENCE = 0.8
 QUESTION_MIN_WORDS = 3  # a misunderstood message this long is a question worth passing on
 
 
-def summary(domain: DomainDict, tracker: Tracker, slots: List[str]) -> str:
-    """The answers so far, one line each, as the citizen sees them before consenting."""
+def summary(domain: DomainDict, kind: str, value_of: Callable[[str], Any]) -> str:
+    """The answers of a sign-up or handoff, one line each, as the citizen sees them before consenting and later."""
     knowledge = kb()
     lines = []
-    for slot in slots:
-        value = tracker.get_slot(slot)
-        if slot == "phone" and value:
+    for field in fields_of(kind):
+        value = value_of(field.name)
+        if field.name == "phone" and value:
             value = validation.phone_display(value)
-        elif slot == "interests":
+        elif field.name == "interests":
             value = ", ".join(i.title for code in value or [] if (i := knowledge.interest(code)))
-        elif slot == "region" and value:
+        elif field.name == "region" and value:
             value = knowledge.region_name(value)
-        if slot in ("municipality", "message") and not value:
+        if field.name in ("municipality", "message") and not value:
             continue
-        lines.append(text(domain, f"utter_summary_{slot}", value=value or text(domain, "utter_not_given")))
+        lines.append(text(domain, f"utter_summary_{field.name}", value=value or text(domain, "utter_not_given")))
     return "\n".join(lines)
+
+
+Answer = Callable[["ContactFormValidator", Any, CollectingDispatcher, Tracker, DomainDict], Dict[str, Any]]
+LooksValid = Callable[[Any, Tracker], bool]
+
+
+def answer_to(slot: str, looks_valid: LooksValid | None = None, *, interruptible: bool = True) -> Callable[[Answer], Answer]:
+    """`validate_<slot>` (the rasa-sdk contract) with the steps every answer goes through first.
+
+    No answer yet: nothing to check. A correction of an earlier answer ("nej, min mail er …")
+    is made. A CPR number is refused. A question asked instead of an answer is answered, when
+    `interruptible`. Only then does the slot's own check run. `looks_valid` says whether the
+    text is a valid answer of fixed form (an e-mail, a municipality): then it is an answer,
+    whatever the NLU thinks (see `interruption`); None means free text.
+    """
+
+    def decorate(check: Answer) -> Answer:
+        @functools.wraps(check)
+        def validate(self: ContactFormValidator, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+            if slot_value is None:
+                return {}
+            corrected = self.late_correction(slot, dispatcher, tracker)
+            if corrected is not None:
+                return corrected
+            if contains_cpr(latest_text(tracker)):
+                dispatcher.utter_message(response="utter_no_cpr")
+                return {slot: None}
+            if interruptible:
+                valid = None if looks_valid is None else looks_valid(slot_value, tracker)
+                interrupted = self.interruption(slot, dispatcher, tracker, domain, valid)
+                if interrupted is not None:
+                    return interrupted
+            return check(self, slot_value, dispatcher, tracker, domain)
+
+        return validate
+
+    return decorate
+
+
+def _known_codes(value: Any) -> bool:
+    """A list of interest codes: the form's slot was filled from the role asked about before the sign-up."""
+    return isinstance(value, list) and bool(value) and all(kb().interest(str(code)) for code in value)
+
+
+def _contact_like(value: Any, _tracker: Tracker) -> bool:
+    return bool(validation.find_email(str(value)) or validation.find_phone(str(value)))
+
+
+def _consent_given(value: Any, tracker: Tracker) -> bool:
+    return consent_answer(str(value), tracker) is not None
+
+
+def consent_validator(slot: str) -> Answer:
+    """The consent question's validator; the sign-up and the handoff each ask it, into their own slot."""
+
+    @answer_to(slot, _consent_given)
+    def validate_consent(self: ContactFormValidator, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        answer = consent_answer(str(slot_value), tracker)
+        if answer is None:
+            dispatcher.utter_message(response="utter_consent_unclear")
+        return {slot: answer}
+
+    return validate_consent
 
 
 class ContactFormValidator(FormValidationAction, ABC):
@@ -57,21 +125,16 @@ class ContactFormValidator(FormValidationAction, ABC):
         """Abstract, so that the SDK does not register the base class as an action."""
 
     # --- shared mechanics --------------------------------------------------------
-    def interruption(
-        self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, valid: bool | None = None
-    ) -> Dict[str, Any] | None:
+    def interruption(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, valid: bool | None) -> Dict[str, Any] | None:
         """Answer a question asked instead of an answer; the form then asks again.
 
         `valid` says whether the message is a valid answer to a slot with a fixed form (an e-mail,
         a municipality, "vejviser"): then it is an answer, whatever the NLU thinks. For free text
-        (availability, a message) only a confident question counts as an interruption.
+        (availability, a message; `valid` is None) only a confident question counts as an interruption.
         """
         intent, confidence = latest_intent(tracker)
         value = latest_text(tracker)
-        if contains_cpr(value):
-            dispatcher.utter_message(response="utter_no_cpr")
-            return {slot: None}
-        if intent not in KNOWLEDGE_INTENTS or confidence < INTERRUPTION_CONFIDENCE:
+        if intent not in knowledge_intents() or confidence < INTERRUPTION_CONFIDENCE:
             return None
         if valid is True or (valid is None and confidence < FREE_TEXT_INTERRUPTION_CONFIDENCE and "?" not in value):
             return None
@@ -108,44 +171,22 @@ class ContactFormValidator(FormValidationAction, ABC):
             values["misses"] = misses
         return values
 
-    def skipping(self, value: str) -> bool:
-        intent, _ = latest_intent_from_text(value)
-        return intent == "deny" or kb().said("skip", value)
+    def skipping(self, value: str, tracker: Tracker) -> bool:
+        return latest_intent(tracker)[0] == "deny" or latest_intent_from_text(value)[0] == "deny" or kb().said("skip", value)
 
     # --- slots ---------------------------------------------------------------------
+    @answer_to("name", lambda value, _tracker: person_name(str(value)) is not None)
     def validate_name(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("name", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        interrupted = self.interruption(
-            "name",
-            dispatcher,
-            tracker,
-            domain,
-            valid=validation.name(str(slot_value), kb().vocabulary["name_prefix"], kb().vocabulary["not_in_names"]) is not None,
-        )
-        if interrupted is not None:
-            return interrupted
         intent, confidence = latest_intent(tracker)
-        raw = str(slot_value or "")
+        raw = str(slot_value)
         value = person_name(raw)
         if value is None or (intent in SOCIAL_INTENTS and confidence > 0.8 and len(raw.split()) <= 2):
             return self.miss("name", "utter_invalid_name", dispatcher, tracker)
         return self.accept(tracker, "name", {"name": value})
 
+    @answer_to("email", _contact_like)
     def validate_email(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("email", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        raw_text = str(slot_value)
-        interrupted = self.interruption("email", dispatcher, tracker, domain, valid=bool(validation.find_email(raw_text) or validation.find_phone(raw_text)))
-        if interrupted is not None:
-            return interrupted
-        raw = str(slot_value or "").strip()
+        raw = str(slot_value).strip()
         found_phone = validation.phone(raw) if validation.find_phone(raw) else None
         if validation.find_email(raw) or "@" in raw:
             value = validation.email(raw)
@@ -157,21 +198,13 @@ class ContactFormValidator(FormValidationAction, ABC):
             return self.accept(tracker, "email", result)
         if found_phone:
             return self.accept(tracker, "email", {"email": "", "phone": found_phone})
-        if self.skipping(raw) or latest_intent(tracker)[0] == "deny":
+        if self.skipping(raw, tracker):
             return self.accept(tracker, "email", {"email": ""})
         return self.miss("email", "utter_invalid_email", dispatcher, tracker, value=raw[:80])
 
+    @answer_to("phone", _contact_like)
     def validate_phone(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("phone", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        raw_text = str(slot_value)
-        interrupted = self.interruption("phone", dispatcher, tracker, domain, valid=bool(validation.find_email(raw_text) or validation.find_phone(raw_text)))
-        if interrupted is not None:
-            return interrupted
-        raw = str(slot_value or "").strip()
+        raw = str(slot_value).strip()
         has_email = bool(tracker.get_slot("email"))
         if validation.find_email(raw) and not has_email:
             value = validation.email(raw)
@@ -183,22 +216,15 @@ class ContactFormValidator(FormValidationAction, ABC):
             if value is None:
                 return self.miss("phone", "utter_invalid_phone", dispatcher, tracker, value=raw[:40])
             return self.accept(tracker, "phone", {"phone": value})
-        if self.skipping(raw) or latest_intent(tracker)[0] == "deny":
+        if self.skipping(raw, tracker):
             if has_email:
                 return self.accept(tracker, "phone", {"phone": ""})
             return self.miss("phone", "utter_phone_needed", dispatcher, tracker)
         return self.miss("phone", "utter_invalid_phone", dispatcher, tracker, value=raw[:40])
 
+    @answer_to("municipality", lambda value, _tracker: "?" not in str(value) and bool(geo.resolve(str(value))))
     def validate_municipality(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("municipality", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        interrupted = self.interruption("municipality", dispatcher, tracker, domain, valid="?" not in str(slot_value) and bool(geo.resolve(str(slot_value))))
-        if interrupted is not None:
-            return interrupted
-        raw = str(slot_value or "").strip()
+        raw = str(slot_value).strip()
         candidates = geo.resolve(raw)
         for name in entity_values(tracker, "municipality"):
             candidates = candidates or geo.resolve(name)
@@ -245,77 +271,41 @@ def consent_answer(value: str, tracker: Tracker) -> bool | None:
     return {"affirm": True, "deny": False}.get(guessed)
 
 
+def _free_text(slot: str, value: str, limit: int, validator: ContactFormValidator, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[str, Any]:
+    """Free text within the limit, or the reason it was not taken."""
+    clean = validation.free_text(value, limit)
+    if clean is not None:
+        return validator.accept(tracker, slot, {slot: clean})
+    if len(value) > limit:
+        return validator.miss(slot, "utter_text_too_long", dispatcher, tracker, limit=limit)
+    return validator.miss(slot, "utter_invalid_text", dispatcher, tracker)
+
+
 class ValidateSignupForm(ContactFormValidator):
     def name(self) -> str:
         return "validate_signup_form"
 
+    @answer_to("interests", lambda value, _tracker: _known_codes(value) or bool(kb().interests_from(str(value))))
     def validate_interests(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("interests", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        if isinstance(slot_value, list) and all(kb().interest(code) for code in slot_value) and slot_value:
+        if _known_codes(slot_value):
             return {"interests": slot_value}  # prefilled from the role asked about
-        interrupted = self.interruption("interests", dispatcher, tracker, domain, valid=bool(kb().interests_from(str(slot_value))))
-        if interrupted is not None:
-            return interrupted
-        raw = " ".join(slot_value) if isinstance(slot_value, list) else str(slot_value or "")
+        raw = " ".join(slot_value) if isinstance(slot_value, list) else str(slot_value)
         codes = kb().interests_from(raw, entity_values(tracker, "role"))
         if not codes:
             return self.miss("interests", "utter_invalid_interests", dispatcher, tracker, value=raw[:60])
         return self.accept(tracker, "interests", {"interests": codes})
 
+    @answer_to("availability")
     def validate_availability(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("availability", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        interrupted = self.interruption("availability", dispatcher, tracker, domain)
-        if interrupted is not None:
-            return interrupted
-        raw = str(slot_value or "")
-        value = validation.free_text(raw, validation.MAX_TEXT)
-        if value is None:
-            if len(raw) > validation.MAX_TEXT:
-                return self.miss("availability", "utter_text_too_long", dispatcher, tracker, limit=validation.MAX_TEXT)
-            return self.miss("availability", "utter_invalid_text", dispatcher, tracker)
-        return self.accept(tracker, "availability", {"availability": value})
+        return _free_text("availability", str(slot_value), validation.MAX_TEXT, self, dispatcher, tracker)
 
+    @answer_to("message")
     def validate_message(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("message", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        interrupted = self.interruption("message", dispatcher, tracker, domain)
-        if interrupted is not None:
-            return interrupted
-        raw = str(slot_value or "")
-        if self.skipping(raw) or latest_intent(tracker)[0] == "deny":
+        if self.skipping(str(slot_value), tracker):
             return self.accept(tracker, "message", {"message": ""})
-        value = validation.free_text(raw, validation.MAX_MESSAGE)
-        if value is None:
-            if len(raw) > validation.MAX_MESSAGE:
-                return self.miss("message", "utter_text_too_long", dispatcher, tracker, limit=validation.MAX_MESSAGE)
-            return self.miss("message", "utter_invalid_text", dispatcher, tracker)
-        return self.accept(tracker, "message", {"message": value})
+        return _free_text("message", str(slot_value), MAX_MESSAGE_CHARS, self, dispatcher, tracker)
 
-    def validate_consent(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("consent", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        interrupted = self.interruption("consent", dispatcher, tracker, domain, valid=consent_answer(str(slot_value), tracker) is not None)
-        if interrupted is not None:
-            return interrupted
-        answer = consent_answer(str(slot_value or ""), tracker)
-        if answer is None:
-            dispatcher.utter_message(response="utter_consent_unclear")
-            return {"consent": None}
-        return {"consent": answer}
+    validate_consent = consent_validator("consent")
 
 
 class ValidateHandoffForm(ContactFormValidator):
@@ -330,38 +320,18 @@ class ValidateHandoffForm(ContactFormValidator):
             intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
             text_value = str(event.get("text") or "")
             if intent == "nlu_fallback" and len(text_value.split()) >= QUESTION_MIN_WORDS and not text_value.startswith("/"):
-                value = validation.free_text(text_value, validation.MAX_MESSAGE)
+                value = validation.free_text(text_value, MAX_MESSAGE_CHARS)
                 return {"question": value} if value else {}
         return {}
 
+    @answer_to("question", interruptible=False)
     def validate_question(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("question", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        if contains_cpr(str(slot_value or "")):
-            dispatcher.utter_message(response="utter_no_cpr")
-            return {"question": None}
-        value = validation.free_text(str(slot_value or ""), validation.MAX_MESSAGE)
+        value = validation.free_text(str(slot_value), MAX_MESSAGE_CHARS)
         if value is None:
             return self.miss("question", "utter_invalid_text", dispatcher, tracker)
         return self.accept(tracker, "question", {"question": value})
 
-    def validate_handoff_consent(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        if slot_value is None:
-            return {}
-        corrected = self.late_correction("handoff_consent", dispatcher, tracker)
-        if corrected is not None:
-            return corrected
-        interrupted = self.interruption("handoff_consent", dispatcher, tracker, domain, valid=consent_answer(str(slot_value), tracker) is not None)
-        if interrupted is not None:
-            return interrupted
-        answer = consent_answer(str(slot_value or ""), tracker)
-        if answer is None:
-            dispatcher.utter_message(response="utter_consent_unclear")
-            return {"handoff_consent": None}
-        return {"handoff_consent": answer}
+    validate_handoff_consent = consent_validator("handoff_consent")
 
 
 class ActionPrepareSignup(Action):
@@ -406,34 +376,39 @@ class ActionAskInterests(Action):
         return []
 
 
-class ActionAskConsent(Action):
+class AskConsent(Action, ABC):
+    """The consent question of a form: what will be stored, for how long, and may we."""
+
+    kind: str
+    response: str
+
+    @abstractmethod
+    def name(self) -> str:
+        """Abstract, so that the SDK does not register the base class as an action."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        config = settings()
+        dispatcher.utter_message(
+            response=self.response,
+            summary=summary(domain, self.kind, tracker.get_slot),
+            retention_days=config.retention_days,
+            privacy_url=config.privacy_url,
+        )
+        return []
+
+
+class ActionAskConsent(AskConsent):
+    kind, response = SIGNUP, "utter_ask_consent"
+
     def name(self) -> str:
         return "action_ask_consent"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        config = settings()
-        dispatcher.utter_message(
-            response="utter_ask_consent",
-            summary=summary(domain, tracker, ["name", "email", "phone", "municipality", "region", "interests", "availability", "message"]),
-            retention_days=config.retention_days,
-            privacy_url=f"{config.web_base_url}/privatliv",
-        )
-        return []
 
+class ActionAskHandoffConsent(AskConsent):
+    kind, response = HANDOFF, "utter_ask_handoff_consent"
 
-class ActionAskHandoffConsent(Action):
     def name(self) -> str:
         return "action_ask_handoff_consent"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        config = settings()
-        dispatcher.utter_message(
-            response="utter_ask_handoff_consent",
-            summary=summary(domain, tracker, ["name", "email", "phone", "municipality", "region", "question"]),
-            retention_days=config.retention_days,
-            privacy_url=f"{config.web_base_url}/privatliv",
-        )
-        return []
 
 
 class ActionAskQuestion(Action):
@@ -490,9 +465,6 @@ class ActionCorrect(Action):
         return []
 
 
-FORM_SLOTS = ("name", "email", "phone", "municipality", "region", "interests", "availability", "message", "consent", "question", "handoff_consent", "misses")
-
-
 class ActionCancelForm(Action):
     """Cancelled: forget every answer, so that nothing is stored."""
 
@@ -501,7 +473,7 @@ class ActionCancelForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         dispatcher.utter_message(response="utter_cancelled")
-        return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet("requested_slot", None)]
+        return [SlotSet(slot, None) for slot in form_slots(domain)] + [SlotSet("requested_slot", None)]
 
 
 class ActionResumeForm(Action):

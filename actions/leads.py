@@ -9,19 +9,22 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from functools import cache
-from typing import Any, List
+from typing import Iterable, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import channel, text, transcript
-from actions.forms import FORM_SLOTS, summary
-from bot import notify
-from bot.knowledge_base import kb
-from bot.leads import LeadDraft, LeadStore, SaveResult, StoreUnavailable, open_store
-from bot.routing import routing
+from actions.common import channel, form_slots, text, transcript
+from actions.forms import summary
+from bot.conventions import ERASURE_SLOT
+from bot.handoff import notify
+from bot.handoff.routing import routing
+from bot.knowledge import kb
+from bot.store import LeadStore, open_store
+from bot.store.intake import LeadDraft, SaveResult, StoreUnavailable
+from bot.store.schema import HANDOFF, SIGNUP, fields_of
 
 log = logging.getLogger(__name__)
 SPOOL_FLUSH_SECONDS = 5.0
@@ -39,7 +42,7 @@ def _flush_forever(lead_store: LeadStore) -> None:
     while True:
         time.sleep(SPOOL_FLUSH_SECONDS)
         try:
-            for draft, result in lead_store.flush_spool():
+            for draft, result in lead_store.intake.flush_spool():
                 log.info("Spooled lead %s written to the lead store", result.reference)
                 _notify(draft, result)
         except Exception:  # a broken flush must not stop the next one
@@ -49,7 +52,7 @@ def _flush_forever(lead_store: LeadStore) -> None:
 def _notify(draft: LeadDraft, result: SaveResult) -> None:
     if not result.created:
         return
-    data = {**draft.__dict__, "reference": result.reference}
+    data = {**draft.as_json(), "reference": result.reference}
     try:
         notify.send(data)
     except Exception:
@@ -74,7 +77,7 @@ def who_and_when(domain: DomainDict, region: str) -> tuple[str, str]:
 
 async def save(draft: LeadDraft) -> SaveResult | None:
     try:
-        result = await asyncio.get_running_loop().run_in_executor(None, store().save, draft)
+        result = await asyncio.get_running_loop().run_in_executor(None, store().intake.save, draft)
     except StoreUnavailable:
         log.exception("Lead could not be stored or spooled")
         return None
@@ -84,27 +87,20 @@ async def save(draft: LeadDraft) -> SaveResult | None:
 
 
 def draft_from(tracker: Tracker, kind: str) -> LeadDraft:
-    get = tracker.get_slot
+    """The lead a form of this kind collected: its fields' slots (bot.store.schema.LEAD_FIELDS), the consent and the conversation."""
+    values = {f.name: list(tracker.get_slot(f.name) or []) if f.many else (tracker.get_slot(f.name) or "") for f in fields_of(kind)}
     return LeadDraft(
-        kind=kind,
-        conversation_id=tracker.sender_id,
-        channel=channel(tracker),
-        name=get("name") or "",
-        email=get("email") or "",
-        phone=get("phone") or "",
-        region=get("region") or "",
-        municipality=get("municipality") or "",
-        interests=list(get("interests") or []) if kind == "signup" else [],
-        availability=(get("availability") or "") if kind == "signup" else "",
-        message=(get("message") or "") if kind == "signup" else "",
-        question=(get("question") or "") if kind == "handoff" else "",
+        kind,
+        tracker.sender_id,
+        channel(tracker),
         consent_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0).isoformat(),
         consent_version=kb().consent_version,
         transcript=transcript(tracker),
+        **values,
     )
 
 
-def _forget(slots: tuple[str, ...]) -> List[EventType]:
+def _forget(slots: Iterable[str]) -> List[EventType]:
     return [SlotSet(slot, None) for slot in slots]
 
 
@@ -115,7 +111,6 @@ class SubmitLead(Action, ABC):
     consent_slot: str
     done: str
     queued: str
-    answered_slots: tuple[str, ...]  # forgotten after saving; name and contact stay for a later handoff
 
     @abstractmethod
     def name(self) -> str:
@@ -124,41 +119,44 @@ class SubmitLead(Action, ABC):
     def after(self, dispatcher: CollectingDispatcher, draft: LeadDraft) -> None:
         """Anything more to say once the lead is saved."""
 
+    def answered_slots(self) -> list[str]:
+        """Forgotten after saving: what only this kind asks, its consent and the misses; name and contact stay for a later handoff."""
+        shared = {f.name for f in fields_of(SIGNUP)} & {f.name for f in fields_of(HANDOFF)}
+        return [*(f.name for f in fields_of(self.kind) if f.name not in shared), self.consent_slot, "misses"]
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if tracker.get_slot(self.consent_slot) is not True:
             dispatcher.utter_message(response="utter_consent_refused")
-            return _forget(FORM_SLOTS)
+            return _forget(form_slots(domain))
         draft = draft_from(tracker, self.kind)
         result = await save(draft)
         if result is None:
             dispatcher.utter_message(response="utter_signup_failed")
             return []
-        who, when = who_and_when(domain, draft.region)
+        who, when = who_and_when(domain, draft["region"])
         dispatcher.utter_message(
-            response=self.done if result.stored else self.queued, name=draft.name.split()[0], reference=result.reference, who=who, when=when
+            response=self.done if result.stored else self.queued, name=draft["name"].split()[0], reference=result.reference, who=who, when=when
         )
         self.after(dispatcher, draft)
-        return [SlotSet("lead_reference", result.reference), *_forget(self.answered_slots)]
+        return [SlotSet("lead_reference", result.reference), *_forget(self.answered_slots())]
 
 
 class ActionSubmitSignup(SubmitLead):
-    kind, consent_slot, done, queued = "signup", "consent", "utter_signup_done", "utter_signup_queued"
-    answered_slots = ("interests", "availability", "message", "consent", "misses")
+    kind, consent_slot, done, queued = SIGNUP, "consent", "utter_signup_done", "utter_signup_queued"
 
     def name(self) -> str:
         return "action_submit_signup"
 
 
 class ActionSubmitHandoff(SubmitLead):
-    kind, consent_slot, done, queued = "handoff", "handoff_consent", "utter_handoff_done", "utter_handoff_queued"
-    answered_slots = ("question", "handoff_consent", "misses")
+    kind, consent_slot, done, queued = HANDOFF, "handoff_consent", "utter_handoff_done", "utter_handoff_queued"
 
     def name(self) -> str:
         return "action_submit_handoff"
 
     def after(self, dispatcher: CollectingDispatcher, draft: LeadDraft) -> None:
         """The region's published direct contact, where the documents give one."""
-        contact = kb().contacts.get(draft.region)
+        contact = kb().contacts.get(draft["region"])
         if contact is not None and (contact.phone or contact.email):
             dispatcher.utter_message(response="utter_kb_answer", answer=contact.answer, source=kb().cite(contact.source))
 
@@ -168,22 +166,13 @@ class ActionShowStoredData(Action):
         return "action_show_stored_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        leads = await asyncio.get_running_loop().run_in_executor(None, store().for_conversation, tracker.sender_id)
+        leads = await asyncio.get_running_loop().run_in_executor(None, store().citizens.for_conversation, tracker.sender_id)
         if not leads:
             dispatcher.utter_message(response="utter_stored_none")
             return []
         for lead in leads:
-            dispatcher.utter_message(response="utter_stored_lead", reference=lead["reference"], summary=stored_summary(domain, lead))
+            dispatcher.utter_message(response="utter_stored_lead", reference=lead["reference"], summary=summary(domain, lead["kind"], lead.get))
         return []
-
-
-def stored_summary(domain: DomainDict, lead: dict[str, Any]) -> str:
-    class _View:  # summary() reads slots; a stored lead answers the same questions
-        def get_slot(self, key: str) -> Any:
-            return lead.get(key)
-
-    slots = ["name", "email", "phone", "municipality", "region"] + (["interests", "availability", "message"] if lead["kind"] == "signup" else ["question"])
-    return summary(domain, _View(), slots)  # type: ignore[arg-type]
 
 
 class ActionEraseData(Action):
@@ -193,7 +182,7 @@ class ActionEraseData(Action):
         return "action_erase_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        count = await asyncio.get_running_loop().run_in_executor(None, store().erase_conversation, tracker.sender_id)
+        count = await asyncio.get_running_loop().run_in_executor(None, store().citizens.erase_conversation, tracker.sender_id)
         dispatcher.utter_message(response="utter_erased")
         log.info("Erased %d leads of a conversation on request", count)
-        return [SlotSet("erasure_requested", True)]
+        return [SlotSet(ERASURE_SLOT, True)]

@@ -1,4 +1,7 @@
-"""Command line: python -m bot <command>. Run `python -m bot --help` for the list."""
+"""Command line: python -m bot <command>. Run `python -m bot --help` for the list.
+
+Every process `make run` starts goes through here (rasa, actions, web, telegram), so each
+begins with the same console settings (bot/console.py)."""
 
 from __future__ import annotations
 
@@ -8,49 +11,67 @@ import subprocess
 import sys
 from typing import Callable
 
+from bot.console import quiet_dependencies
 from bot.settings import ROOT, Settings
+from bot.store.schema import COORDINATOR, ROLES
 
 
 def cmd_spacy_setup(_args: argparse.Namespace) -> int:
-    from bot import spacy_setup
+    from bot.rasa_server import spacy_pipeline
 
-    print(spacy_setup.ensure(), flush=True)
+    print(spacy_pipeline.ensure(), flush=True)
     return 0
 
 
 def cmd_train(_args: argparse.Namespace) -> int:
-    from bot.training import ensure_model
+    from bot.tooling.training import ensure_model
 
     ensure_model()
     return 0
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
-    from bot.runner import run
+    from bot.tooling.runner import run
 
     return run()
 
 
+def cmd_rasa(args: argparse.Namespace) -> int:
+    from bot.rasa_server.main import main
+
+    return main(list(args.rasa_args))
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    from rasa_sdk.__main__ import main_from_args
+    from rasa_sdk.endpoint import create_argument_parser
+
+    from bot.settings import settings
+
+    main_from_args(create_argument_parser().parse_args(["--actions", "actions", "--port", str(args.port or settings().action_port)]))
+    return 0
+
+
 def cmd_validate(_args: argparse.Namespace) -> int:
-    from bot.checks import validate
+    from bot.tooling.checks import validate
 
     return validate()
 
 
 def cmd_test_stories(_args: argparse.Namespace) -> int:
-    from bot.checks import test_stories
+    from bot.tooling.checks import test_stories
 
     return test_stories()
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from bot.evaluation import evaluate
+    from bot.tooling.evaluation import evaluate
 
     return evaluate(folds=args.folds, skip_cv=args.skip_cv)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bot.bench import main
+    from bot.tooling.bench import main
 
     return main(users=args.users, seconds=args.seconds)
 
@@ -62,30 +83,32 @@ def cmd_web(_args: argparse.Namespace) -> int:
 
 
 def cmd_telegram(_args: argparse.Namespace) -> int:
-    from bot.telegram_bridge import main
+    from bot.telegram.bridge import main
 
     return main()
 
 
 def cmd_leads_export(args: argparse.Namespace) -> int:
-    from bot.leads import open_store, to_csv
+    from bot.store import open_store
+    from bot.store.export import to_csv
 
     store = open_store()
-    rows = list(store.all_leads())
+    rows = list(store.cases.all_leads())
     if args.format == "csv":
         sys.stdout.buffer.write(to_csv(rows).encode("utf-8"))
     else:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
-    store.audit("cli", "export", count=len(rows), format=args.format)
+    store.audit.record("cli", "export", count=len(rows), format=args.format)
     print(f"{len(rows)} leads exported", file=sys.stderr)
     return 0
 
 
 def cmd_coordinators_add(args: argparse.Namespace) -> int:
-    from bot.web.accounts import AccountError, add_coordinator
+    from bot.store import open_store
+    from bot.store.accounts import AccountError
 
     try:
-        password = add_coordinator(args.email, args.name, args.role, args.region or [], args.password)
+        password = open_store().accounts.add(args.email, args.name, args.role, args.region or [], args.password)
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -97,15 +120,15 @@ def cmd_coordinators_add(args: argparse.Namespace) -> int:
 
 
 def cmd_coordinators_list(_args: argparse.Namespace) -> int:
-    from bot.web.accounts import list_coordinators
+    from bot.store import open_store
 
-    for row in list_coordinators():
+    for row in open_store().accounts.all():
         print(f"{row.email:<40} {row.role:<12} {','.join(row.regions or []) or '-'}  {row.name}")
     return 0
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from bot.retention import purge
+    from bot.store.retention import purge
 
     report = purge(days=args.days)
     print(json.dumps(report, ensure_ascii=False))
@@ -119,9 +142,9 @@ def cmd_config(_args: argparse.Namespace) -> int:
 
 
 def cmd_nlu_lookups(_args: argparse.Namespace) -> int:
-    from bot.nlu_data import write_municipality_nlu
+    from bot.tooling.nlu_data import write_place_nlu
 
-    path = write_municipality_nlu()
+    path = write_place_nlu()
     print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
@@ -136,6 +159,10 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     add("run", cmd_run, "Start Rasa, the action server, the web server and (if configured) Telegram.")
+    rasa = add("rasa", cmd_rasa, "Rasa's own command line (run, train, test, data validate), with our version check and speed-ups.")
+    rasa.add_argument("rasa_args", nargs=argparse.REMAINDER)
+    actions = add("actions", cmd_actions, "Run the action server (rasa-sdk) with the actions package.")
+    actions.add_argument("--port", type=int, default=None, help="default ACTION_PORT")
     add("train", cmd_train, "Train the model unless one for the current inputs is cached.")
     add("spacy-setup", cmd_spacy_setup, "Install da_core_news_sm if reachable, else prepare the fallback pipeline.")
     add("validate", cmd_validate, "rasa data validate, failing on warnings about our data.")
@@ -149,7 +176,7 @@ def parser() -> argparse.ArgumentParser:
     add("web", cmd_web, "Serve the dashboard, the demo page and the widget on WEB_PORT.")
     add("telegram", cmd_telegram, "Run the Telegram bridge (needs TELEGRAM_BOT_TOKEN).")
     add("config", cmd_config, "List the environment variables and their defaults.")
-    add("nlu-lookups", cmd_nlu_lookups, "Regenerate nlu/municipalities.yml from bot/knowledge/municipalities.yml.")
+    add("nlu-lookups", cmd_nlu_lookups, "Regenerate nlu/places.yml from bot/knowledge/regions.yml and municipalities.yml.")
     purge = add("purge", cmd_purge, "Delete closed leads past retention and conversations without consent.")
     purge.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS")
 
@@ -164,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
     add_c = coord_sub.add_parser("add", help="Create an account; prints a random password unless --password is given.")
     add_c.add_argument("email")
     add_c.add_argument("--name", required=True)
-    add_c.add_argument("--role", choices=("coordinator", "admin"), default="coordinator")
+    add_c.add_argument("--role", choices=ROLES, default=COORDINATOR)
     add_c.add_argument("--region", action="append", help="region code; repeat for several (coordinators only)")
     add_c.add_argument("--password", help="set this password instead of a random one")
     add_c.set_defaults(func=cmd_coordinators_add)
@@ -174,6 +201,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_dependencies()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["rasa"]:  # everything after it is Rasa's, options included
+        return cmd_rasa(argparse.Namespace(rasa_args=argv[1:]))
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Mapping
 
+from bot.conventions import PRIVACY_PATH
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,7 +57,7 @@ class Settings:
     smtp_starttls: bool = field(default=True, metadata={"env": "SMTP_STARTTLS", "doc": "Use STARTTLS when the server offers it."})
     mail_from: str = field(default="frivilligbotten@localhost", metadata={"env": "MAIL_FROM", "doc": "Sender address of notifications."})
     coordinators_file: Path = field(
-        default=ROOT / "bot" / "defaults" / "coordinators.yml",
+        default=ROOT / "bot" / "handoff" / "coordinators.yml",
         metadata={"env": "COORDINATORS_FILE", "doc": "Routing: each region's coordinators, contact details and working hours."},
     )
     secret_key: str = field(default="", metadata={"env": "SECRET_KEY", "doc": "Signs dashboard sessions; default a random key kept in VAR_DIR."})
@@ -120,6 +122,10 @@ class Settings:
     @property
     def web_base_url(self) -> str:
         return (self.public_url or f"http://localhost:{self.web_port}").rstrip("/")
+
+    @property
+    def privacy_url(self) -> str:
+        return f"{self.web_base_url}{PRIVACY_PATH}"
 
     @property
     def outbox_dir(self) -> Path:

@@ -46,7 +46,7 @@ class Mailbox:
 
 @pytest.fixture(scope="session")
 def model() -> Path:
-    from bot.training import ensure_model
+    from bot.tooling.training import ensure_model
 
     return ensure_model()
 

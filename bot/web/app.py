@@ -12,8 +12,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from bot import retention
+from bot.conventions import PRIVACY_PATH
 from bot.settings import Settings, settings
+from bot.store import retention
 from bot.web import audit, auth, export, formatting, leads_views, overview, public
 from bot.web.state import attach
 
@@ -40,7 +41,7 @@ def _on_csrf_error(_exc: CSRFError) -> ResponseReturnValue:
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.path.startswith(("/dashboard", "/privatliv")):
+    if request.path.startswith(("/dashboard", PRIVACY_PATH)):
         response.headers.setdefault("Content-Security-Policy", DASHBOARD_CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
     if request.path.startswith("/dashboard"):
@@ -62,7 +63,7 @@ def create_app(config: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
-    attach(app, config).store.migrate()
+    attach(app, config).store.db.migrate()
     CSRFProtect(app)
     formatting.install(app)
     app.before_request(auth.load_coordinator)

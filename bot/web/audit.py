@@ -16,4 +16,4 @@ SHOWN = 200
 @bp.get("/audit")
 @admin_required
 def index() -> ResponseReturnValue:
-    return render_template("audit.html", entries=store().audit_log(limit=SHOWN), shown=SHOWN)
+    return render_template("audit.html", entries=store().audit.entries(limit=SHOWN), shown=SHOWN)

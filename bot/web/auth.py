@@ -14,9 +14,9 @@ from typing import Callable, TypeVar, cast
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from bot.db import Coordinator, utcnow
-from bot.leads import Viewer
-from bot.web import accounts
+from bot.store.accounts import LoginThrottled, viewer_of
+from bot.store.casework import Viewer
+from bot.store.schema import ADMIN, Coordinator, utcnow
 from bot.web.state import store
 
 bp = Blueprint("auth", __name__, url_prefix="/dashboard")
@@ -33,7 +33,7 @@ def load_coordinator() -> None:
     if not isinstance(coordinator_id, int):
         return
     fresh = isinstance(since, int) and 0 <= time.time() - since <= current_app.permanent_session_lifetime.total_seconds()
-    g.coordinator = accounts.get(coordinator_id, store()) if fresh else None
+    g.coordinator = store().accounts.get(coordinator_id) if fresh else None
     if g.coordinator is None:
         session.clear()
 
@@ -47,7 +47,7 @@ def current() -> Coordinator:
 
 
 def viewer() -> Viewer:
-    return accounts.viewer_of(current())
+    return viewer_of(current())
 
 
 def login_required(view: F) -> F:
@@ -67,7 +67,7 @@ def login_required(view: F) -> F:
 def admin_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: object, **kwargs: object) -> ResponseReturnValue:
-        if current().role != "admin":
+        if current().role != ADMIN:
             abort(403)
         return view(*args, **kwargs)
 
@@ -90,8 +90,8 @@ def login() -> ResponseReturnValue:
     email = request.form.get("email", "")
     next_url = request.form.get("next", "")
     try:
-        coordinator = accounts.authenticate(email, request.form.get("password", ""), request.remote_addr or "unknown", store())
-    except accounts.LoginThrottled as locked:
+        coordinator = store().accounts.authenticate(email, request.form.get("password", ""), request.remote_addr or "unknown")
+    except LoginThrottled as locked:
         minutes = max(1, math.ceil((locked.until - utcnow()).total_seconds() / 60))
         return render_template("login.html", next=next_url, error="throttled", email=email, minutes=minutes), 429
     if coordinator is None:
@@ -106,7 +106,7 @@ def login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> ResponseReturnValue:
-    store().audit(current().email, "logout")
+    store().audit.record(current().email, "logout")
     session.clear()
     flash("logged_out", "ok")
     return redirect(url_for("auth.login"), code=303)

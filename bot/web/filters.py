@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from bot.knowledge_base import kb
-from bot.leads import STATUSES, LeadFilter
+from bot.knowledge import kb
+from bot.store.casework import LeadFilter
+from bot.store.schema import KINDS, STATUSES
 
-KINDS = ("signup", "handoff")
 FIELDS = ("region", "status", "interest", "kind", "from", "to", "q")
 
 

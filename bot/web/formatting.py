@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from bot.knowledge_base import kb
+from bot.knowledge import kb
+from bot.store.schema import CLOSED, FIELD_NAMES
 
 TZ = ZoneInfo("Europe/Copenhagen")
 
@@ -58,3 +59,4 @@ def install(app: Flask) -> None:
     app.add_template_global(interest_title)
     app.add_template_global(lambda: list(kb().regions.values()), "all_regions")
     app.add_template_global(lambda: kb().interests, "all_interests")
+    app.jinja_env.globals.update(lead_fields=FIELD_NAMES, closed_statuses=CLOSED)

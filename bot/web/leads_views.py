@@ -13,10 +13,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import conversations
-from bot.db import Lead
-from bot.leads import TRANSITIONS
-from bot.web import accounts
+from bot.store import conversations
+from bot.store.schema import TRANSITIONS, Lead
 from bot.web.auth import login_required, viewer
 from bot.web.filters import parse
 from bot.web.state import config, store
@@ -46,7 +44,7 @@ def _page() -> int:
 
 
 def _lead_or_404(reference: str) -> Lead:
-    lead = store().get(viewer(), reference)
+    lead = store().cases.get(viewer(), reference)
     if lead is None:
         abort(404)
     return lead
@@ -61,11 +59,11 @@ def _back(reference: str) -> ResponseReturnValue:
 def index() -> ResponseReturnValue:
     parsed = parse(request.args)
     page = _page()
-    leads, total = store().query(viewer(), parsed.filter, page=page, per_page=PER_PAGE)
+    leads, total = store().cases.query(viewer(), parsed.filter, page=page, per_page=PER_PAGE)
     last = max(1, math.ceil(total / PER_PAGE))
     if page > last:
         page = last
-        leads, total = store().query(viewer(), parsed.filter, page=page, per_page=PER_PAGE)
+        leads, total = store().cases.query(viewer(), parsed.filter, page=page, per_page=PER_PAGE)
     return render_template(
         "leads.html", leads=leads, total=total, page=page, last=last, links=page_links(page, last), parsed=parsed, args=parsed.args(), per_page=PER_PAGE
     )
@@ -76,15 +74,15 @@ def index() -> ResponseReturnValue:
 def detail(reference: str) -> ResponseReturnValue:
     lead = _lead_or_404(reference)
     me = viewer()
-    store().audit(me.email, "lead_viewed", lead.reference)
-    assigned = accounts.get(lead.assigned_to, store()) if lead.assigned_to else None
+    store().audit.record(me.email, "lead_viewed", lead.reference)
+    assigned = store().accounts.get(lead.assigned_to) if lead.assigned_to else None
     return render_template(
         "lead.html",
         lead=lead,
-        notes=store().notes(lead),
-        transcript=store().transcript(lead),
+        notes=store().cases.notes(lead),
+        transcript=list(lead.transcript or []),
         transitions=TRANSITIONS.get(lead.status, ()),
-        assignable=accounts.assignable(lead.region, store()),
+        assignable=store().accounts.assignable(lead.region),
         assigned=assigned,
     )
 
@@ -93,7 +91,7 @@ def detail(reference: str) -> ResponseReturnValue:
 @login_required
 def change_status(reference: str) -> ResponseReturnValue:
     _lead_or_404(reference)
-    ok = store().set_status(viewer(), reference, request.form.get("status", ""))
+    ok = store().cases.set_status(viewer(), reference, request.form.get("status", ""))
     flash("status_changed" if ok else "status_refused", "ok" if ok else "fejl")
     return _back(reference)
 
@@ -102,7 +100,7 @@ def change_status(reference: str) -> ResponseReturnValue:
 @login_required
 def add_note(reference: str) -> ResponseReturnValue:
     _lead_or_404(reference)
-    ok = store().add_note(viewer(), reference, request.form.get("text", ""))
+    ok = store().cases.add_note(viewer(), reference, request.form.get("text", ""))
     flash("note_added" if ok else "note_empty", "ok" if ok else "fejl")
     return _back(reference)
 
@@ -116,7 +114,7 @@ def assign(reference: str) -> ResponseReturnValue:
         coordinator_id = int(raw) if raw else None
     except ValueError:
         coordinator_id = -1
-    ok = coordinator_id != -1 and store().assign(viewer(), reference, coordinator_id)
+    ok = coordinator_id != -1 and store().cases.assign(viewer(), reference, coordinator_id)
     flash("assigned" if ok else "assign_refused", "ok" if ok else "fejl")
     return _back(reference)
 
@@ -129,14 +127,14 @@ def delete(reference: str) -> ResponseReturnValue:
     if request.form.get("confirm") != "ja":
         return render_template("lead_delete.html", lead=lead)
     me = viewer()
-    deleted = store().delete(me, reference)
+    deleted = store().cases.delete(me, reference)
     if deleted is None:
         abort(404)
     flash("deleted", "ok")
     if deleted.conversation_id:
         try:
             events = conversations.delete(config().tracker_url, deleted.conversation_id)
-            store().audit(me.email, "conversation_deleted", reference, events=events)
+            store().audit.record(me.email, "conversation_deleted", reference, events=events)
         except SQLAlchemyError as exc:
             log.warning("Could not delete conversation of %s from the tracker store: %s", reference, exc)
             flash("conversation_not_deleted", "fejl")

@@ -11,11 +11,10 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import conversations
-from bot.db import Lead
-from bot.knowledge_base import kb
-from bot.leads import STATUSES, LeadFilter, Viewer
-from bot.retention import tracker_exists
+from bot.knowledge import kb
+from bot.store import conversations
+from bot.store.casework import LeadFilter, Viewer
+from bot.store.schema import STATUSES, Lead
 from bot.web.auth import login_required, viewer
 from bot.web.formatting import local, today
 from bot.web.state import config, store
@@ -60,7 +59,7 @@ def _regions(me: Viewer) -> list[str]:
 
 def unanswered_questions(url: str) -> list[tuple[str, int]] | None:
     """The questions the bot most often did not understand; None when the tracker store is not there or not reachable."""
-    if not tracker_exists(url):
+    if not conversations.tracker_exists(url):
         return None
     try:
         return conversations.unanswered(url)
@@ -74,7 +73,7 @@ def unanswered_questions(url: str) -> list[tuple[str, int]] | None:
 def index() -> ResponseReturnValue:
     me = viewer()
     leads: list[Lead]
-    leads, total = store().query(me, LeadFilter(), page=1, per_page=2**31)
+    leads, total = store().cases.query(me, LeadFilter(), page=1, per_page=2**31)
     by_region = {code: 0 for code in _regions(me)}
     by_status = dict.fromkeys(STATUSES, 0)
     for lead in leads:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 
-from bot.knowledge_base import kb
+from bot.conventions import PRIVACY_PATH
+from bot.knowledge import kb
 from bot.web.state import config
 
 bp = Blueprint("public", __name__)
@@ -18,10 +19,10 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/")
 def demo() -> ResponseReturnValue:
-    return render_template("demo.html", rasa_url=config().rasa_base_url, privacy_url=f"{config().web_base_url}/privatliv")
+    return render_template("demo.html", rasa_url=config().rasa_base_url, privacy_url=config().privacy_url)
 
 
-@bp.get("/privatliv")
+@bp.get(PRIVACY_PATH)
 def privacy() -> ResponseReturnValue:
     page = kb().privacy_page
     days = str(config().retention_days)

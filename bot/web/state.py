@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from bot.leads import LeadStore
 from bot.settings import Settings
+from bot.store import LeadStore, open_store
 
 KEY = "frivillig"
 
@@ -22,7 +22,7 @@ class WebState:
 
 
 def attach(app: Flask, config: Settings) -> WebState:
-    state = WebState(config=config, store=LeadStore(config.leads_url, spool_dir=config.spool_dir))
+    state = WebState(config=config, store=open_store(config))
     app.extensions[KEY] = state
     return state
 

@@ -13,10 +13,11 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bot.knowledge_base import kb
-from bot.leads import LeadDraft, LeadStore, Viewer
+from bot.knowledge import kb
 from bot.settings import ROOT, Settings
-from bot.web.accounts import add_coordinator
+from bot.store import LeadStore
+from bot.store.casework import Viewer
+from bot.store.intake import LeadDraft
 from stack import free_port, wait_until
 
 PASSWORD = "koordinator-kode-1"
@@ -50,14 +51,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     env = {"VAR_DIR": str(var_dir), "WEB_PORT": str(free_port()), "COOKIE_SECURE": "false"}
     config = Settings.from_env(env)
     store = LeadStore(config.leads_url, spool_dir=config.spool_dir)
-    add_coordinator("mette@rm.dk", "Mette Midt", "coordinator", ["midtjylland"], PASSWORD, store=store)
-    add_coordinator("ole@rn.dk", "Ole Nord", "coordinator", ["nordjylland"], PASSWORD, store=store)
+    store.accounts.add("mette@rm.dk", "Mette Midt", "coordinator", ["midtjylland"], PASSWORD)
+    store.accounts.add("ole@rn.dk", "Ole Nord", "coordinator", ["nordjylland"], PASSWORD)
     leads = {
-        "viborg": store.save(_draft("Vibeke Viborg", "midtjylland", "web-viborg")).reference,
-        "kontaktet": store.save(_draft("Kaj Kontaktet", "midtjylland", "web-kaj")).reference,
-        "nord": store.save(_draft("Nanna Nord", "nordjylland", "web-nanna")).reference,
+        "viborg": store.intake.save(_draft("Vibeke Viborg", "midtjylland", "web-viborg")).reference,
+        "kontaktet": store.intake.save(_draft("Kaj Kontaktet", "midtjylland", "web-kaj")).reference,
+        "nord": store.intake.save(_draft("Nanna Nord", "nordjylland", "web-nanna")).reference,
     }
-    store.set_status(Viewer("test", "admin", ()), leads["kontaktet"], "kontaktet")
+    store.cases.set_status(Viewer("test", "admin", ()), leads["kontaktet"], "kontaktet")
     log = open(var_dir / "web.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "web"],

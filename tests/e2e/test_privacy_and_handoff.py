@@ -11,9 +11,8 @@ import urllib.request
 import uuid
 from typing import Any
 
-from bot.conversations import transcript as stored_transcript
 from bot.settings import ROOT
-from stack import Stack, texts
+from stack import Stack, stored_transcript, texts
 from test_signup import fill, leads_with
 
 
@@ -98,8 +97,8 @@ def test_handoff_creates_a_case_mails_the_coordinator_and_shows_in_the_dashboard
 
     [case] = [lead for lead in leads_with(bot, email)]
     assert case["kind"] == "handoff" and case["region"] == "midtjylland" and "hund" in case["question"]
-    with bot.store().session() as session:
-        from bot.db import Lead
+    with bot.store().db.session() as session:
+        from bot.store.schema import Lead
 
         lead = session.query(Lead).filter(Lead.reference == case["reference"]).one()
         assert any("rigtig person" in line["text"] for line in lead.transcript)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from bot.conventions import MAX_MESSAGE_CHARS
 from stack import Stack, http, texts
 
 
@@ -19,6 +20,7 @@ def still_answers(bot: Stack, sender: str) -> None:
         ("", "ikke nogen tekst"),
         ("   \n\t ", "ikke nogen tekst"),
         ("x" * 10_000, "for lang"),
+        (("ja " * MAX_MESSAGE_CHARS)[: MAX_MESSAGE_CHARS + 1], "for lang"),  # one character over the limit every channel shares
         ("frivillig " * 1_200, "for lang"),
     ],
 )
@@ -27,6 +29,12 @@ def test_empty_and_huge_messages_get_a_polite_reply(bot: Stack, sender: str, mes
     assert status == 200
     assert re.search(expected, texts(replies), re.I)
     still_answers(bot, sender)
+
+
+def test_a_message_at_the_limit_is_read(bot: Stack, sender: str) -> None:
+    message = ("hvad laver en vejviser? " * 100)[: MAX_MESSAGE_CHARS - 1] + "?"
+    assert len(message) == MAX_MESSAGE_CHARS
+    assert re.search("vej", texts(bot.say(sender, message)), re.I)
 
 
 @pytest.mark.parametrize("message", ["🙂🙂🙂", "<script>alert('x')</script>", "<img src=x onerror=alert(1)>", "'; DROP TABLE events; --", "???", "ñ ü ß ø"])

@@ -45,7 +45,7 @@ def asks(replies: list[dict[str, Any]], slot: str) -> bool:
 
 
 def leads_with(bot: Stack, email: str) -> list[dict[str, Any]]:
-    return [lead for lead in bot.store().all_leads() if lead["email"] == email]
+    return [lead for lead in bot.store().cases.all_leads() if lead["email"] == email]
 
 
 def fill(bot: Stack, sender: str, until: str = "consent", **overrides: str) -> tuple[list[dict[str, Any]], str]:
@@ -172,10 +172,10 @@ def test_a_cpr_number_is_refused_and_never_stored(bot: Stack, sender: str) -> No
     assert re.search("CPR", texts(refused)) and asks(refused, "message")
     bot.say(sender, "nej tak")
     bot.say(sender, "ja")
-    stored = [lead for lead in bot.store().all_leads() if lead["conversation_id"] == sender]
+    stored = [lead for lead in bot.store().cases.all_leads() if lead["conversation_id"] == sender]
     assert len(stored) == 1 and "010190" not in str(stored)
-    with bot.store().session() as session:
-        from bot.db import Lead
+    with bot.store().db.session() as session:
+        from bot.store.schema import Lead
 
         assert "010190" not in str(session.query(Lead.transcript).filter(Lead.conversation_id == sender).scalar())
 
@@ -234,7 +234,7 @@ def test_fifty_concurrent_signups_give_fifty_leads(bot: Stack) -> None:
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         emails = list(pool.map(one, range(50)))
-    stored = [lead for lead in bot.store().all_leads() if lead["email"] in set(emails)]
+    stored = [lead for lead in bot.store().cases.all_leads() if lead["email"] in set(emails)]
     assert len(stored) == 50 and len({lead["reference"] for lead in stored}) == 50
 
 

@@ -25,7 +25,7 @@ from telegram.constants import MessageLimit
 from telegram.ext import Application
 
 from bot.settings import ROOT, Settings
-from bot.telegram_bridge import ALLOWED_UPDATES, Payloads, build_application, split_text, webhook_options
+from bot.telegram.bridge import ALLOWED_UPDATES, Payloads, build_application, split_text, webhook_options
 from stack import Stack, free_port
 from telegram_fake import BOT_USER, Call, FakeRasa, FakeTelegram
 

@@ -151,7 +151,7 @@ def test_sign_up_through_the_widget(bot: Any, context: BrowserContext) -> None:
     assert match, done.inner_text()
     reference = match.group(0)
 
-    leads = [lead for lead in bot.store().all_leads() if lead["email"] == email]
+    leads = [lead for lead in bot.store().cases.all_leads() if lead["email"] == email]
     assert len(leads) == 1, leads
     lead = leads[0]
     assert lead["reference"] == reference

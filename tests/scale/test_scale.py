@@ -21,7 +21,7 @@ def steps(email: str) -> list[str]:
 
 
 def leads_with(cluster: Cluster, email: str) -> list[dict[str, Any]]:
-    return [lead for lead in cluster.stack.store().all_leads() if lead["email"] == email]
+    return [lead for lead in cluster.stack.store().cases.all_leads() if lead["email"] == email]
 
 
 def test_one_conversation_alternating_between_instances(cluster: Cluster) -> None:
@@ -51,7 +51,7 @@ def test_fifty_concurrent_signups_over_both_instances(cluster: Cluster) -> None:
         results = list(pool.map(citizen, range(50)))
     assert all(answered == len(STEPS) for _, answered in results), "some messages got no answer"
     emails = {email for email, _ in results}
-    stored = [lead for lead in cluster.stack.store().all_leads() if lead["email"] in emails]
+    stored = [lead for lead in cluster.stack.store().cases.all_leads() if lead["email"] in emails]
     assert len(stored) == 50 and len({lead["reference"] for lead in stored}) == 50
 
 

@@ -22,13 +22,14 @@ from flask.testing import FlaskClient
 from jinja2 import ChoiceLoader, DictLoader
 from werkzeug.test import TestResponse
 
-from bot import conversations
-from bot.db import Lead, Note, utcnow
-from bot.knowledge_base import kb
-from bot.leads import EXPORT_FIELDS, TRANSITIONS, LeadDraft, LeadStore, Viewer
-from bot.retention import purge
+from bot.knowledge import kb
 from bot.settings import Settings
-from bot.web.accounts import add_coordinator, list_coordinators
+from bot.store import LeadStore, conversations
+from bot.store.casework import Viewer
+from bot.store.export import EXPORT_FIELDS
+from bot.store.intake import LeadDraft
+from bot.store.retention import purge
+from bot.store.schema import TRANSITIONS, Lead, Note, utcnow
 from bot.web.app import create_app
 from bot.web.formatting import today
 
@@ -61,10 +62,10 @@ def store(app: Flask, config: Settings) -> LeadStore:
 
 @pytest.fixture
 def people(store: LeadStore) -> dict[str, int]:
-    add_coordinator(ADMIN, "Anne Admin", "admin", [], PASSWORD, store=store)
-    add_coordinator(MIDT, "Mette Midt", "coordinator", ["midtjylland"], PASSWORD, store=store)
-    add_coordinator(NORD, "Ole Nord", "coordinator", ["nordjylland"], PASSWORD, store=store)
-    return {c.email: c.id for c in list_coordinators(store)}
+    store.accounts.add(ADMIN, "Anne Admin", "admin", [], PASSWORD)
+    store.accounts.add(MIDT, "Mette Midt", "coordinator", ["midtjylland"], PASSWORD)
+    store.accounts.add(NORD, "Ole Nord", "coordinator", ["nordjylland"], PASSWORD)
+    return {c.email: c.id for c in store.accounts.all()}
 
 
 class Browser:
@@ -142,8 +143,8 @@ def seed(store: LeadStore, created: dt.datetime | None = None, status: str = "ny
         "transcript": TRANSCRIPT,
     }
     draft.update(fields)
-    reference = store.save(LeadDraft(**draft)).reference
-    with store.session() as session:
+    reference = store.intake.save(LeadDraft(**draft)).reference
+    with store.db.session() as session:
         lead = session.execute(sa.select(Lead).where(Lead.reference == reference)).scalar_one()
         if created is not None:
             lead.created_at = created
@@ -153,7 +154,7 @@ def seed(store: LeadStore, created: dt.datetime | None = None, status: str = "ny
 
 
 def lead_of(store: LeadStore, reference: str) -> Lead | None:
-    return store.get(Viewer("test", "admin", ()), reference)
+    return store.cases.get(Viewer("test", "admin", ()), reference)
 
 
 def text(response: TestResponse) -> str:
@@ -161,7 +162,7 @@ def text(response: TestResponse) -> str:
 
 
 def audit_actions(store: LeadStore) -> list[tuple[str, str, str, dict[str, Any]]]:
-    return [(e.actor, e.action, e.lead_reference, e.detail) for e in reversed(store.audit_log())]
+    return [(e.actor, e.action, e.lead_reference, e.detail) for e in reversed(store.audit.entries())]
 
 
 def add_events(url: str, sender: str, *events: tuple[str, str | None, str, float]) -> None:
@@ -262,7 +263,7 @@ ACTIONS = [
 
 def assert_untouched(store: LeadStore, reference: str) -> None:
     lead = lead_of(store, reference)
-    assert lead is not None and lead.status == "ny" and lead.assigned_to is None and store.notes(lead) == []
+    assert lead is not None and lead.status == "ny" and lead.assigned_to is None and store.cases.notes(lead) == []
 
 
 @pytest.mark.parametrize("page", GET_PAGES)
@@ -390,7 +391,7 @@ def test_logout_ends_the_session(midt: Browser, store: LeadStore) -> None:
 
 
 def test_a_removed_account_loses_access_at_once(midt: Browser, store: LeadStore) -> None:
-    with store.session() as session:
+    with store.db.session() as session:
         session.execute(sa.text("DELETE FROM coordinators WHERE email = :email"), {"email": MIDT})
         session.commit()
     assert midt.get("/dashboard/leads").status_code == 302
@@ -610,7 +611,7 @@ def test_adding_a_note(midt: Browser, store: LeadStore) -> None:
     html = text(midt.get(midt.post(f"/dashboard/leads/{reference}/note", {"text": "Ringet op, ringer igen fredag"}).location))
     assert "Noten er gemt." in html and "Ringet op, ringer igen fredag" in html
     assert re.search(r'<p class="note__meta">mette@rm.dk, <time datetime="[^"]+">\d\d\.\d\d\.\d{4} \d\d:\d\d</time></p>', html)
-    [note] = store.notes(lead_of(store, reference))  # type: ignore[arg-type]
+    [note] = store.cases.notes(lead_of(store, reference))  # type: ignore[arg-type]
     assert note.author == MIDT and note.text == "Ringet op, ringer igen fredag"
     assert (MIDT, "note_added", reference, {}) in audit_actions(store)
     empty = text(midt.get(midt.post(f"/dashboard/leads/{reference}/note", {"text": "   "}).location))
@@ -648,7 +649,7 @@ def test_deleting_a_lead_asks_first_then_removes_it_and_its_conversation(midt: B
     assert done.status_code == 303 and done.location == "/dashboard/leads"
     assert "Henvendelsen og alt om personen er slettet." in text(midt.get(done.location))
     assert lead_of(store, reference) is None
-    with store.session() as session:
+    with store.db.session() as session:
         assert session.execute(sa.select(sa.func.count(Note.id))).scalar() == 0
     assert event_count(config.tracker_url, "web-slet-mig") == 0 and event_count(config.tracker_url, "web-en-anden") == 1
     actions = audit_actions(store)
@@ -760,7 +761,7 @@ ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&lt;img src=x onerror=
 @pytest.fixture
 def hostile(admin: Browser, store: LeadStore) -> Iterator[str]:
     yield PAYLOAD
-    with store.session() as session:
+    with store.db.session() as session:
         assert session.execute(sa.select(sa.func.count(Lead.id))).scalar() >= 1  # the table is still there
     html = text(admin.get("/dashboard/audit"))
     assert "<script>" not in html
@@ -793,7 +794,7 @@ def test_html_and_sql_in_a_note_are_stored_verbatim_and_shown_escaped(admin: Bro
     admin.post(f"/dashboard/leads/{reference}/note", {"text": hostile})
     html = text(admin.get(f"/dashboard/leads/{reference}"))
     assert ESCAPED in html and "<script>" not in html
-    with store.session() as session:
+    with store.db.session() as session:
         assert session.execute(sa.select(Note.text)).scalar() == hostile
 
 
@@ -805,7 +806,7 @@ def test_sql_and_html_in_the_search_and_filters_are_harmless(midt: Browser, stor
         assert response.status_code == 200
         html = text(response)
         assert "Nina Nord" not in html and "<script>alert" not in html
-    with store.session() as session:
+    with store.db.session() as session:
         assert session.execute(sa.select(sa.func.count(Lead.id))).scalar() == 1
 
 

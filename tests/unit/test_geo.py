@@ -1,4 +1,4 @@
-"""Tests for bot.geo: the municipality/region data and resolve()."""
+"""Tests for bot.knowledge.geo: the municipality/region data and resolve()."""
 
 from __future__ import annotations
 
@@ -6,14 +6,25 @@ from collections import Counter
 
 import pytest
 
-from bot import geo
-from bot.geo import Place, fold, municipalities, region_name, resolve
+from bot.knowledge import geo, kb
+from bot.knowledge.geo import Place, fold, resolve
 
 REGIONS = ("hovedstaden", "sjaelland", "syddanmark", "midtjylland", "nordjylland")
 
 
 def _regions_of(text: str) -> set[str]:
     return {p.region for p in resolve(text)}
+
+
+def municipalities(region: str | None = None) -> list[str]:
+    """Municipality names in the data file's order, optionally of one region (KeyError for an unknown one)."""
+    if region is not None and region not in kb().regions:
+        raise KeyError(region)
+    return [m["name"] for m in geo._data()["municipalities"] if region is None or m["region"] == region]
+
+
+def region_name(code: str) -> str:
+    return kb().regions[code].name
 
 
 # --------------------------------------------------------------------- data
@@ -76,7 +87,7 @@ def test_no_alias_points_to_two_municipalities() -> None:
 
 def test_ambiguous_aliases_are_not_also_plain_aliases() -> None:
     plain = {fold(str(a)) for m in geo._data()["municipalities"] for a in [m["name"], *m.get("aliases", [])]} | {
-        fold(str(a)) for r in geo._data()["regions"].values() for a in [r["name"], *r.get("aliases", [])]
+        fold(str(a)) for r in geo._data()["regions"] for a in [r["name"], *r.get("aliases", [])]
     }
     names = set(municipalities())
     for group in geo._data()["ambiguous_aliases"]:
@@ -88,7 +99,7 @@ def test_ambiguous_aliases_are_not_also_plain_aliases() -> None:
 
 def test_no_alias_is_both_municipality_and_region() -> None:
     muni_keys = {fold(str(a)) for m in geo._data()["municipalities"] for a in [m["name"], *m.get("aliases", [])]}
-    region_keys = {fold(str(a)) for r in geo._data()["regions"].values() for a in [r["name"], *r.get("aliases", [])]}
+    region_keys = {fold(str(a)) for r in geo._data()["regions"] for a in [r["name"], *r.get("aliases", [])]}
     assert not muni_keys & region_keys
 
 

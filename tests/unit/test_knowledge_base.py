@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.knowledge_base import KNOWLEDGE, Query, kb
+from bot.knowledge import Query, kb
+from bot.knowledge.base import KNOWLEDGE
 from bot.settings import ROOT
 
 SEEDS = ROOT.parent / "shared" / "seeds"

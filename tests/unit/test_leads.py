@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot import migrations
-from bot.leads import LeadDraft, LeadStore, SaveResult, Viewer, to_csv
 from bot.settings import ROOT
+from bot.store import LeadStore, migrations
+from bot.store.casework import Viewer
+from bot.store.export import to_csv
+from bot.store.intake import LeadDraft, SaveResult
 
 
 def draft(**overrides: object) -> LeadDraft:
@@ -46,27 +48,27 @@ def store(tmp_path: Path) -> LeadStore:
 
 
 def test_migrations_create_the_schema(store: LeadStore) -> None:
-    store.migrate()
-    assert migrations.current(store.engine) == migrations.head()
-    tables = set(sa.inspect(store.engine).get_table_names())
+    store.db.migrate()
+    assert migrations.current(store.db.engine) == migrations.head()
+    tables = set(sa.inspect(store.db.engine).get_table_names())
     assert {"leads", "notes", "coordinators", "audit_log", "login_attempts", "alembic_version"} <= tables
 
 
 def test_saving_the_same_submission_twice_gives_one_lead(store: LeadStore) -> None:
-    first = store.save(draft())
-    again = store.save(draft())
+    first = store.intake.save(draft())
+    again = store.intake.save(draft())
     assert first.stored and first.created
     assert again.reference == first.reference and not again.created
-    assert len(list(store.all_leads())) == 1
+    assert len(list(store.cases.all_leads())) == 1
     assert first.reference.startswith("FRV-")
 
 
 def test_concurrent_retries_still_give_one_lead(store: LeadStore) -> None:
-    store.migrate()
+    store.db.migrate()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        references = set(pool.map(lambda _: store.save(draft()).reference, range(16)))
+        references = set(pool.map(lambda _: store.intake.save(draft()).reference, range(16)))
     assert len(references) == 1
-    assert len(list(store.all_leads())) == 1
+    assert len(list(store.cases.all_leads())) == 1
 
 
 def test_the_first_submissions_after_a_start_may_arrive_together(tmp_path: Path) -> None:
@@ -77,25 +79,25 @@ def test_the_first_submissions_after_a_start_may_arrive_together(tmp_path: Path)
 
         def submit(i: int, store: LeadStore = store, start: threading.Barrier = start) -> SaveResult:
             start.wait()
-            return store.save(draft(name=f"Person {i} Hansen"))
+            return store.intake.save(draft(name=f"Person {i} Hansen"))
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = list(pool.map(submit, range(8)))
         assert all(r.stored and r.created for r in results)
-        assert len(list(store.all_leads())) == 8
+        assert len(list(store.cases.all_leads())) == 8
 
 
 def test_different_answers_are_different_leads(store: LeadStore) -> None:
-    store.save(draft())
-    store.save(draft(availability="weekender"))
-    assert len(list(store.all_leads())) == 2
+    store.intake.save(draft())
+    store.intake.save(draft(availability="weekender"))
+    assert len(list(store.cases.all_leads())) == 2
 
 
 def test_a_cpr_number_never_reaches_the_store(store: LeadStore) -> None:
-    store.save(draft(message="mit cpr er 010190-1234", transcript=[{"who": "borger", "text": "0101901234"}]))
-    stored = json.dumps(list(store.all_leads()), ensure_ascii=False)
+    store.intake.save(draft(message="mit cpr er 010190-1234", transcript=[{"who": "borger", "text": "0101901234"}]))
+    stored = json.dumps(list(store.cases.all_leads()), ensure_ascii=False)
     assert "010190" not in stored
-    with store.session() as session:
+    with store.db.session() as session:
         transcript = session.execute(sa.text("SELECT transcript FROM leads")).scalar()
     assert "0101901234" not in str(transcript)
 
@@ -104,42 +106,42 @@ def test_an_unreachable_database_spools_the_lead_and_flush_writes_it_later(tmp_p
     database = tmp_path / "leads.db"
     database.mkdir()  # a folder where the database file should be: SQLite cannot open it, even as root
     store = LeadStore(f"sqlite:///{database}", spool_dir=tmp_path / "spool")
-    result = store.save(draft())
+    result = store.intake.save(draft())
     database.rmdir()  # the database is back
     assert not result.stored
-    assert len(store.spooled()) == 1
-    written = store.flush_spool()
+    assert len(store.intake.spooled()) == 1
+    written = store.intake.flush_spool()
     assert [r.reference for _, r in written] == [result.reference]
-    assert store.spooled() == []
-    assert [lead["reference"] for lead in store.all_leads()] == [result.reference]
+    assert store.intake.spooled() == []
+    assert [lead["reference"] for lead in store.cases.all_leads()] == [result.reference]
 
 
 def test_erasure_deletes_the_conversations_leads_and_is_audited(store: LeadStore) -> None:
-    store.save(draft())
-    store.save(draft(conversation_id="someone-else"))
-    assert store.erase_conversation("conv-1") == 1
-    assert [lead["conversation_id"] for lead in store.all_leads()] == ["someone-else"]
-    assert any(entry.action == "lead_deleted" for entry in store.audit_log())
+    store.intake.save(draft())
+    store.intake.save(draft(conversation_id="someone-else"))
+    assert store.citizens.erase_conversation("conv-1") == 1
+    assert [lead["conversation_id"] for lead in store.cases.all_leads()] == ["someone-else"]
+    assert any(entry.action == "lead_deleted" for entry in store.audit.entries())
 
 
 def test_coordinators_see_only_their_regions(store: LeadStore) -> None:
-    mid = store.save(draft()).reference
-    store.save(draft(conversation_id="c2", region="nordjylland"))
+    mid = store.intake.save(draft()).reference
+    store.intake.save(draft(conversation_id="c2", region="nordjylland"))
     coordinator = Viewer("k@rm.dk", "coordinator", ("nordjylland",))
     admin = Viewer("a@x.dk", "admin", ())
-    assert store.get(coordinator, mid) is None
-    assert store.get(admin, mid) is not None
-    assert not store.set_status(coordinator, mid, "kontaktet")
+    assert store.cases.get(coordinator, mid) is None
+    assert store.cases.get(admin, mid) is not None
+    assert not store.cases.set_status(coordinator, mid, "kontaktet")
 
 
 def test_status_workflow_only_allows_the_next_steps(store: LeadStore) -> None:
-    reference = store.save(draft()).reference
+    reference = store.intake.save(draft()).reference
     admin = Viewer("a@x.dk", "admin", ())
-    assert not store.set_status(admin, reference, "aktiv")
-    assert store.set_status(admin, reference, "kontaktet")
-    assert store.set_status(admin, reference, "aftalt")
-    assert store.set_status(admin, reference, "aktiv")
-    lead = store.get(admin, reference)
+    assert not store.cases.set_status(admin, reference, "aktiv")
+    assert store.cases.set_status(admin, reference, "kontaktet")
+    assert store.cases.set_status(admin, reference, "aftalt")
+    assert store.cases.set_status(admin, reference, "aktiv")
+    lead = store.cases.get(admin, reference)
     assert lead is not None and lead.status == "aktiv" and lead.closed_at is None
 
 
@@ -152,7 +154,7 @@ def test_csv_is_for_danish_excel() -> None:
 
 def test_export_command_follows_the_contract(tmp_path: Path) -> None:
     env = {"VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    LeadStore(f"sqlite:///{tmp_path / 'leads.db'}").save(draft())
+    LeadStore(f"sqlite:///{tmp_path / 'leads.db'}").intake.save(draft())
     out = subprocess.run([sys.executable, "-m", "bot", "leads", "export", "--format", "json"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     leads = json.loads(out.stdout)
     assert len(leads) == 1

@@ -11,7 +11,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp import CommandWords, LinearIntentClassifier
+from bot.rasa_server.nlu import CommandWords, LinearIntentClassifier
 
 EXAMPLES = {
     "ask_pay": ["får man løn", "er det lønnet", "bliver jeg betalt", "hvad er lønnen", "får frivillige penge"],

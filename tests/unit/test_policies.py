@@ -17,7 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
 from rasa.shared.core.training_data.structures import StoryGraph
 
-from bot.policies import TEDPolicy
+from bot.rasa_server.policies import TEDPolicy
 
 DOMAIN = """
 version: "3.1"
@@ -103,7 +103,7 @@ def test_a_changed_prediction_does_not_change_the_cache(trained: tuple[TEDPolicy
 
 def test_the_cache_is_bounded(trained: tuple[TEDPolicy, Domain], monkeypatch: pytest.MonkeyPatch) -> None:
     policy, domain = trained
-    monkeypatch.setattr("bot.policies.CACHE_SIZE", 2)
+    monkeypatch.setattr("bot.rasa_server.policies.CACHE_SIZE", 2)
     policy._cache.clear()
     for intents in (["greet"], ["ask_pay"], ["thank"], ["greet", "ask_pay"]):
         policy.predict_action_probabilities(conversation(*intents), domain)

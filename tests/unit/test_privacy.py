@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.privacy import MASK, contains_cpr, scrub
+from bot.language.privacy import MASK, contains_cpr, scrub
 
 
 @pytest.mark.parametrize("text", ["010190-1234", "0101901234", "mit cpr er 311299 1234", "cpr:150372-2841."])

@@ -7,7 +7,8 @@ import json
 
 import yaml
 
-from bot.knowledge_base import KNOWLEDGE, kb
+from bot.knowledge import kb
+from bot.knowledge.base import KNOWLEDGE
 from bot.settings import ROOT
 
 

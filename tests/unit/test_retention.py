@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot import conversations
-from bot.db import Lead, LoginAttempt, utcnow
-from bot.leads import LeadDraft, LeadStore
-from bot.retention import purge, start_daily
 from bot.settings import Settings
+from bot.store import LeadStore, conversations
+from bot.store.intake import LeadDraft
+from bot.store.retention import purge, start_daily
+from bot.store.schema import Lead, LoginAttempt, utcnow
 
 DAY = 86400.0
 
@@ -34,8 +34,8 @@ def store(config: Settings) -> LeadStore:
 
 def lead(store: LeadStore, conversation_id: str, status: str = "ny", closed_days_ago: float | None = None) -> str:
     draft = LeadDraft(kind="signup", conversation_id=conversation_id, channel="socketio", name=f"Person {uuid.uuid4().hex[:6]}", region="midtjylland")
-    reference = store.save(draft).reference
-    with store.session() as session:
+    reference = store.intake.save(draft).reference
+    with store.db.session() as session:
         row = session.execute(sa.select(Lead).where(Lead.reference == reference)).scalar_one()
         row.status = status
         row.closed_at = None if closed_days_ago is None else utcnow() - dt.timedelta(days=closed_days_ago)
@@ -59,11 +59,11 @@ def senders(config: Settings) -> set[str]:
 
 
 def references(store: LeadStore) -> set[str]:
-    return {row["reference"] for row in store.all_leads()}
+    return {row["reference"] for row in store.cases.all_leads()}
 
 
 def audit(store: LeadStore) -> list[tuple[str, str, str, dict[str, Any]]]:
-    return [(e.actor, e.action, e.lead_reference, e.detail) for e in reversed(store.audit_log())]
+    return [(e.actor, e.action, e.lead_reference, e.detail) for e in reversed(store.audit.entries())]
 
 
 def test_closed_leads_past_retention_go_with_their_conversations(config: Settings, store: LeadStore) -> None:
@@ -71,7 +71,7 @@ def test_closed_leads_past_retention_go_with_their_conversations(config: Setting
     old_refused = lead(store, "c-old-refused", "afvist", closed_days_ago=181)
     recent = lead(store, "c-recent", "afsluttet", closed_days_ago=170)
     open_old = lead(store, "c-open", "aktiv")
-    with store.session() as session:
+    with store.db.session() as session:
         session.execute(sa.update(Lead).where(Lead.reference == open_old).values(created_at=utcnow() - dt.timedelta(days=400)))
         session.commit()
     for sender in ("c-old-done", "c-old-refused", "c-recent", "c-open"):
@@ -107,7 +107,7 @@ def test_idle_conversations_without_consent_are_deleted_and_others_kept(config: 
 
 
 def test_a_lead_waiting_in_the_spool_protects_its_conversation(config: Settings, store: LeadStore) -> None:
-    store._spool(LeadDraft(kind="handoff", conversation_id="c-spooled", channel="telegram", name="Venter", region="nordjylland"))
+    store.intake._spool(LeadDraft(kind="handoff", conversation_id="c-spooled", channel="telegram", name="Venter", region="nordjylland"))
     conversation(config, "c-spooled", idle_days=30)
     purge(config=config, store=store)
     assert senders(config) == {"c-spooled"}
@@ -124,11 +124,11 @@ def test_days_default_to_the_configured_retention_and_can_be_overridden(tmp_path
 
 
 def test_old_login_attempts_are_removed(config: Settings, store: LeadStore) -> None:
-    with store.session() as session:
+    with store.db.session() as session:
         session.add_all([LoginAttempt(key="email:a@b.dk", at=utcnow() - dt.timedelta(days=2)), LoginAttempt(key="email:a@b.dk", at=utcnow())])
         session.commit()
     assert purge(config=config, store=store)["login_attempts_deleted"] == 1
-    with store.session() as session:
+    with store.db.session() as session:
         assert session.execute(sa.select(sa.func.count(LoginAttempt.id))).scalar() == 1
 
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import notify
-from bot.routing import Hours, load, routing
+from bot.handoff import notify
+from bot.handoff.routing import Hours, load, routing
 from bot.settings import Settings
 
 CPH = ZoneInfo("Europe/Copenhagen")

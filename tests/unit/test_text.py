@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.text import fold, phrase_score, within_one_edit, words
+from bot.language.text import fold, phrase_score, within_one_edit, words
 
 
 @pytest.mark.parametrize(

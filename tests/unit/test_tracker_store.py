@@ -8,9 +8,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import conversations
+from bot.conventions import ERASURE_SLOT
+from bot.rasa_server.tracker_store import ErasableSQLTrackerStore
 from bot.settings import ROOT
-from bot.tracker_store import ERASURE_SLOT, ErasableSQLTrackerStore
+from stack import stored_transcript
 
 
 def store(tmp_path: Path) -> tuple[ErasableSQLTrackerStore, Domain, str]:
@@ -23,7 +24,7 @@ async def test_cpr_numbers_are_masked_before_they_are_written(tmp_path: Path) ->
     tracker_store, domain, url = store(tmp_path)
     tracker = DialogueStateTracker.from_events("citizen", [UserUttered("mit cpr er 010190-1234", {"name": "share_cpr", "confidence": 1.0})], domain.slots)
     await tracker_store.save(tracker)
-    lines = conversations.transcript(url, "citizen")
+    lines = stored_transcript(url, "citizen")
     assert lines[0]["text"] == "mit cpr er xxxxxx-xxxx"
     restored = await tracker_store.retrieve("citizen")
     assert restored is not None and "010190" not in str(restored.as_dialogue().as_dict())
@@ -38,6 +39,6 @@ async def test_an_erasure_request_deletes_the_stored_conversation(tmp_path: Path
     tracker.update(UserUttered("slet mine oplysninger", {"name": "delete_data", "confidence": 1.0}))
     tracker.update(SlotSet(ERASURE_SLOT, True))
     await tracker_store.save(tracker)
-    assert conversations.transcript(url, "citizen") == []
+    assert stored_transcript(url, "citizen") == []
     assert await tracker_store.retrieve("citizen") is None
-    assert conversations.transcript(url, "someone-else")
+    assert stored_transcript(url, "someone-else")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import validation
-from bot.knowledge_base import kb
+from bot.knowledge import kb
+from bot.language import validation
 
 
 @pytest.mark.parametrize("text", ["20 30 40 50", "+45 20304050", "004520304050", "20304050", "2030 4050", "+45 20 30 40 50", "mit nummer er 20 30 40 50"])

@@ -47,9 +47,9 @@
   const SESSION_KEY = "frivilligbotten:session"; // localStorage: {id, seen}
   const TRANSCRIPT_KEY = "frivilligbotten:transcript"; // sessionStorage: {session, entries}
   const OPEN_KEY = "frivilligbotten:open"; // sessionStorage: "1" while the panel is open
-  const SESSION_IDLE_MS = 120 * 60 * 1000; // like Rasa's session_expiration_time: then a new conversation
+  const SESSION_IDLE_MS = 120 * 60 * 1000; // domain.yml's session_expiration_time (a test checks they agree): then a new conversation
   const MAX_ENTRIES = 200;
-  const MAX_MESSAGE_LENGTH = 1000;
+  const MAX_MESSAGE_LENGTH = 1000; // bot.conventions.MAX_MESSAGE_CHARS (a test checks they agree)
   const TYPING_TIMEOUT_MS = 30000;
   const LINK_SCHEMES = new Set(["http:", "https:", "mailto:", "tel:"]);
   // Explicit http(s)/mailto/tel URLs, bare www. addresses and bare e-mail addresses.

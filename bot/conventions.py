@@ -1,0 +1,58 @@
+"""Facts every process agrees on: who a sender is, who spoke, how long a message may be.
+
+The Rasa server, the action server, the dashboard and the Telegram bridge read these
+from here; domain.yml, the widget and the dashboard's labels hold the same names, and
+tests/unit/test_conventions.py checks that they agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+# A conversation's sender id says which channel owns it: the Telegram bridge talks to Rasa
+# as "telegram:<chat id>"; the website widget (socket.io) and REST callers use their own ids.
+TELEGRAM_SENDER_PREFIX = "telegram:"
+TELEGRAM = "telegram"
+SOCKETIO = "socketio"
+REST = "rest"
+CHANNELS = (SOCKETIO, REST, TELEGRAM)
+
+# The longest message a citizen may send, on every channel (the widget's input field too).
+MAX_MESSAGE_CHARS = 1000
+
+# The full privacy notice, served by the web server and linked from the consent questions.
+PRIVACY_PATH = "/privatliv"
+
+# The slot that marks a confirmed erasure request: the tracker store deletes the conversation.
+ERASURE_SLOT = "erasure_requested"
+
+# Who said a line of a transcript, as stored with a lead and shown to coordinators.
+CITIZEN = "borger"
+BOT = "bot"
+
+
+def telegram_sender(chat_id: int) -> str:
+    return f"{TELEGRAM_SENDER_PREFIX}{chat_id}"
+
+
+def channel_of(sender_id: str, input_channel: str | None) -> str:
+    """The channel a conversation came through, as stored with a lead."""
+    if sender_id.startswith(TELEGRAM_SENDER_PREFIX):
+        return TELEGRAM
+    return input_channel or REST
+
+
+def citizen_actor(conversation_id: str) -> str:
+    """The audit log's name for the citizen of a conversation."""
+    return f"{CITIZEN}:{conversation_id}"
+
+
+def transcript(events: Iterable[Mapping[str, Any]], limit: int | None = None) -> list[dict[str, Any]]:
+    """A conversation as coordinators read it, from Rasa's event dicts: who said what, and when."""
+    speakers = {"user": CITIZEN, "bot": BOT}
+    lines = [
+        {"who": speakers[event["event"]], "text": event["text"], "at": event.get("timestamp")}
+        for event in events
+        if event.get("event") in speakers and event.get("text")
+    ]
+    return lines if limit is None else lines[-limit:]

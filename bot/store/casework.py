@@ -1,0 +1,143 @@
+"""The coordinators' side of the lead store: finding leads and working on them, always within the viewer's regions.
+
+Every query goes through `_scoped`, so a lead of another region is simply not found,
+whether it is read or changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+
+from bot.store.audit import AuditLog
+from bot.store.database import Database
+from bot.store.export import lead_dict
+from bot.store.schema import ADMIN, CLOSED, LEAD_FIELDS, TRANSITIONS, Coordinator, Lead, Note, utcnow
+
+SEARCHED = (Lead.reference, *(getattr(Lead, f.name) for f in LEAD_FIELDS if f.searchable))
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who looks at leads: admins see all regions, coordinators their own."""
+
+    email: str
+    role: str
+    regions: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    def may_take(self, region: str) -> bool:
+        """Whether a lead of this region may be assigned to this account."""
+        return self.is_admin or region in self.regions
+
+
+@dataclass
+class LeadFilter:
+    region: str = ""
+    status: str = ""
+    interest: str = ""
+    kind: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    text: str = ""
+
+
+class Casework:
+    def __init__(self, db: Database, audit: AuditLog) -> None:
+        self.db, self.audit = db, audit
+
+    @staticmethod
+    def _scoped(viewer: Viewer) -> sa.sql.Select:
+        query = sa.select(Lead)
+        if not viewer.is_admin:
+            query = query.where(Lead.region.in_(viewer.regions or ("-",)))
+        return query
+
+    def query(self, viewer: Viewer, flt: LeadFilter, page: int = 1, per_page: int = 25) -> tuple[list[Lead], int]:
+        query = self._scoped(viewer)
+        if flt.region:
+            query = query.where(Lead.region == flt.region)
+        if flt.status:
+            query = query.where(Lead.status == flt.status)
+        if flt.kind:
+            query = query.where(Lead.kind == flt.kind)
+        if flt.date_from:
+            query = query.where(Lead.created_at >= dt.datetime.combine(flt.date_from, dt.time.min))
+        if flt.date_to:
+            query = query.where(Lead.created_at < dt.datetime.combine(flt.date_to + dt.timedelta(days=1), dt.time.min))
+        if flt.text:
+            like = f"%{flt.text.lower()}%"
+            query = query.where(sa.or_(*(sa.func.lower(col).like(like) for col in SEARCHED)))
+        with self.db.session() as session:
+            leads = list(session.execute(query.order_by(Lead.created_at.desc(), Lead.id.desc())).scalars())
+        if flt.interest:
+            leads = [lead for lead in leads if flt.interest in (lead.interests or [])]
+        total = len(leads)
+        start = max(page - 1, 0) * per_page
+        return leads[start : start + per_page], total
+
+    def get(self, viewer: Viewer, reference: str) -> Lead | None:
+        with self.db.session() as session:
+            return session.execute(self._scoped(viewer).where(Lead.reference == reference)).scalar()
+
+    def notes(self, lead: Lead) -> list[Note]:
+        with self.db.session() as session:
+            return list(session.execute(sa.select(Note).where(Note.lead_id == lead.id).order_by(Note.created_at, Note.id)).scalars())
+
+    def set_status(self, viewer: Viewer, reference: str, status: str) -> bool:
+        with self.db.session() as session:
+            lead = session.execute(self._scoped(viewer).where(Lead.reference == reference)).scalar()
+            if lead is None or status not in TRANSITIONS.get(lead.status, ()):
+                return False
+            old, lead.status = lead.status, status
+            lead.closed_at = utcnow() if status in CLOSED else None
+            self.audit.add(session, viewer.email, "status_changed", reference, **{"from": old, "to": status})
+            session.commit()
+            return True
+
+    def add_note(self, viewer: Viewer, reference: str, text: str) -> bool:
+        with self.db.session() as session:
+            lead = session.execute(self._scoped(viewer).where(Lead.reference == reference)).scalar()
+            if lead is None or not text.strip():
+                return False
+            session.add(Note(lead_id=lead.id, author=viewer.email, text=text.strip()[:4000]))
+            self.audit.add(session, viewer.email, "note_added", reference)
+            session.commit()
+            return True
+
+    def assign(self, viewer: Viewer, reference: str, coordinator_id: int | None) -> bool:
+        with self.db.session() as session:
+            lead = session.execute(self._scoped(viewer).where(Lead.reference == reference)).scalar()
+            if lead is None:
+                return False
+            if coordinator_id is not None:
+                target = session.get(Coordinator, coordinator_id)
+                if target is None or not Viewer(target.email, target.role, tuple(target.regions or ())).may_take(lead.region):
+                    return False
+            lead.assigned_to = coordinator_id
+            self.audit.add(session, viewer.email, "assigned", reference, coordinator_id=coordinator_id)
+            session.commit()
+            return True
+
+    def delete(self, viewer: Viewer, reference: str) -> Lead | None:
+        """GDPR deletion from the dashboard; the caller removes the tracker conversation too."""
+        with self.db.session() as session:
+            lead = session.execute(self._scoped(viewer).where(Lead.reference == reference)).scalar()
+            if lead is None:
+                return None
+            session.delete(lead)
+            self.audit.add(session, viewer.email, "lead_deleted", reference, reason="gdpr")
+            session.commit()
+            return lead
+
+    def all_leads(self) -> Iterator[dict[str, Any]]:
+        """Every lead of every region, for the operator's export on the command line."""
+        with self.db.session() as session:
+            for lead in session.execute(sa.select(Lead).order_by(Lead.id)).scalars():
+                yield lead_dict(lead)

@@ -1,0 +1,115 @@
+"""Retention: personal data is kept only as long as the privacy notice promises.
+
+Closed leads go `retention_days` after they were closed, together with their
+conversation in Rasa's tracker store; conversations that never led to a consented
+lead go after `conversation_retention_days` without activity. `python -m bot purge`
+runs it by hand, the web server once a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from typing import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.settings import Settings, settings
+from bot.store import LeadStore, conversations, open_store
+from bot.store.export import iso
+from bot.store.schema import CLOSED, Lead, LoginAttempt, utcnow
+
+log = logging.getLogger(__name__)
+
+LOGIN_ATTEMPTS_KEPT = dt.timedelta(days=1)  # throttling needs 30 minutes; the rest is personal data (addresses)
+ACTOR = "system:retention"
+
+
+def closed_before(store: LeadStore, cutoff: dt.datetime) -> list[Lead]:
+    with store.db.session() as session:
+        return list(session.execute(sa.select(Lead).where(Lead.status.in_(CLOSED), Lead.closed_at < cutoff)).scalars())
+
+
+def _purge_leads(store: LeadStore, leads: Sequence[Lead]) -> int:
+    with store.db.session() as session:
+        for lead in leads:
+            session.execute(sa.delete(Lead).where(Lead.id == lead.id))
+            store.audit.add(session, ACTOR, "lead_purged", lead.reference, closed_at=iso(lead.closed_at))
+        session.commit()
+    return len(leads)
+
+
+def _consented_conversations(store: LeadStore) -> set[str]:
+    """Conversations some lead still refers to, including leads waiting in the spool for the database."""
+    with store.db.session() as session:
+        ids = set(session.execute(sa.select(Lead.conversation_id)).scalars())
+    ids.update(store.intake.read_spooled(path).conversation_id for path in store.intake.spooled())
+    ids.discard("")
+    return ids
+
+
+def _purge_conversations(url: str, of_purged: set[str], keep: set[str], idle_days: int) -> dict[str, int]:
+    """Delete the purged leads' conversations and idle ones that never got a lead; never one a lead still uses."""
+    counts = {"conversations_of_purged_leads": 0, "conversations_without_consent": 0}
+    for sender in sorted(of_purged - keep):
+        if conversations.delete(url, sender):
+            counts["conversations_of_purged_leads"] += 1
+    idle_before = time.time() - idle_days * 86400
+    for sender, last in conversations.last_activity(url).items():
+        if sender not in keep and sender not in of_purged and last < idle_before:
+            conversations.delete(url, sender)
+            counts["conversations_without_consent"] += 1
+    return counts
+
+
+def _purge_login_attempts(store: LeadStore) -> int:
+    with store.db.session() as session:
+        removed = session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at < utcnow() - LOGIN_ATTEMPTS_KEPT)).rowcount
+        session.commit()
+    return int(removed or 0)
+
+
+def purge(days: int | None = None, config: Settings | None = None, store: LeadStore | None = None) -> dict[str, int]:
+    """Run retention once and return what was deleted; the tracker store being down only postpones its part."""
+    config = config or settings()
+    store = store or open_store(config)
+    days = config.retention_days if days is None else days
+    closed = closed_before(store, utcnow() - dt.timedelta(days=days))
+    report = {"leads_purged": _purge_leads(store, closed), "conversations_of_purged_leads": 0, "conversations_without_consent": 0, "tracker_errors": 0}
+    try:
+        if conversations.tracker_exists(config.tracker_url):
+            report.update(
+                _purge_conversations(
+                    config.tracker_url,
+                    {lead.conversation_id for lead in closed if lead.conversation_id},
+                    _consented_conversations(store),
+                    config.conversation_retention_days,
+                )
+            )
+    except SQLAlchemyError as exc:
+        log.warning("Tracker store not reachable; conversations are purged on the next run: %s", exc)
+        report["tracker_errors"] = 1
+    report["login_attempts_deleted"] = _purge_login_attempts(store)
+    store.audit.record(ACTOR, "retention_run", days=days, counts=report)
+    return report
+
+
+def start_daily(config: Settings, first_delay: float = 60.0, interval: float = 86400.0, stop: threading.Event | None = None) -> threading.Thread:
+    """Run `purge` in a daemon thread: first after `first_delay` seconds, then every `interval` until `stop` is set."""
+    stop = stop or threading.Event()
+
+    def loop() -> None:
+        delay = first_delay
+        while not stop.wait(delay):
+            try:
+                log.info("Retention: %s", purge(config=config))
+            except Exception:
+                log.exception("Retention run failed; trying again at the next interval")
+            delay = interval
+
+    thread = threading.Thread(target=loop, name="retention", daemon=True)
+    thread.start()
+    return thread
