@@ -7,7 +7,7 @@ SHELL := /bin/bash
 # pip on these machines warns about every missing local index folder; those lines are noise.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 # The first install takes minutes: show how far it is instead of pip's hundreds of lines (errors still show).
-PIP_PROGRESS := awk -v total=$$(grep -c "==" $(LOCK)) '/^Collecting / { n++; if (n % 25 == 0 || n == total) printf "  %d of %d packages fetched\n", n, total; fflush(); next } /^Installing collected packages/ { print "  installing them ..."; fflush(); next } /^(ERROR|error|WARNING: (Retrying|There was))/ { print; fflush() }'
+PIP_PROGRESS = awk -v total=$$(grep -c "==" $(LOCK)) '/^Collecting / { n++; if (n % 25 == 0 || n == total) printf "  %d of %d packages fetched\n", n, total; fflush(); next } /^Installing collected packages/ { print "  installing them ..."; fflush(); next } /^(ERROR|error|WARNING: (Retrying|There was))/ { print; fflush() }'
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -42,7 +42,7 @@ $(VENV_STAMP): $(LOCK)
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then rm -rf $(VENV); "$$py" -m venv $(VENV); fi
 	@echo "Installing dependencies from $(LOCK) into $(VENV) (2-3 minutes the first time) ..."
 	@$(PY) -m pip install --quiet --upgrade "pip==24.2" 2>&1 | $(PIP_QUIET)
-	@$(PY) -m pip install --progress-bar off -r $(LOCK) 2>&1 | $(PIP_PROGRESS)
+	@PYTHONUNBUFFERED=1 $(PY) -m pip install --progress-bar off -r $(LOCK) 2>&1 | $(PIP_PROGRESS)
 	@$(PY) -m pip check
 	@rm -f $(VENV)/.installed-*
 	@touch $@
