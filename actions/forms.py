@@ -15,20 +15,25 @@ from abc import ABC, abstractmethod
 from typing import Any, Callable, Dict, List
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answers import ActionFallback, Answerer
+from actions.answers import CONTEXT, OFFER, ActionFallback, Answerer, is_question
 from actions.common import entity_values, form_slots, knowledge_intents, latest_intent, latest_text, text, user_turns
 from bot.conventions import MAX_MESSAGE_CHARS
 from bot.knowledge import geo, kb
 from bot.language import validation
 from bot.language.privacy import contains_cpr
+from bot.language.text import fold
 from bot.settings import settings
 from bot.store.schema import HANDOFF, SIGNUP, fields_of
 
 OPTIONAL = {"email", "message"}
+# A request for a person, for one's own data or for help, given instead of an answer of fixed form
+# (a name, a phone number), leaves the form through the rules; a valid answer is an answer.
+INTERRUPTING_INTENTS = ("request_human", "ask_stored_data", "delete_data", "share_cpr", "emergency", "crisis")
+NOT_AN_ANSWER = "__not_an_answer__"  # a validator's way to hand the message to the rules (validators return slot dicts)
 MISSES_BEFORE_OFFER = 3
 SOCIAL_INTENTS = {"greet", "goodbye", "thank", "affirm", "deny", "help", "bot_challenge"}
 INTERRUPTION_CONFIDENCE = 0.6
@@ -81,6 +86,9 @@ def answer_to(slot: str, looks_valid: LooksValid | None = None, *, interruptible
                 return {slot: None}
             if interruptible:
                 valid = None if looks_valid is None else looks_valid(slot_value, tracker)
+                intent, confidence = latest_intent(tracker)
+                if valid is False and intent in INTERRUPTING_INTENTS and confidence >= INTERRUPTION_CONFIDENCE:
+                    return {slot: None, NOT_AN_ANSWER: True}
                 interrupted = self.interruption(slot, dispatcher, tracker, domain, valid)
                 if interrupted is not None:
                     return interrupted
@@ -123,6 +131,15 @@ class ContactFormValidator(FormValidationAction, ABC):
     @abstractmethod
     def name(self) -> str:
         """Abstract, so that the SDK does not register the base class as an action."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        """rasa-sdk's validation, and the form rejected when a validator found a request instead of an answer."""
+        events = await super().run(dispatcher, tracker, domain)
+        rejected = any(e.get("event") == "slot" and e.get("name") == NOT_AN_ANSWER for e in events)
+        events = [e for e in events if not (e.get("event") == "slot" and e.get("name") == NOT_AN_ANSWER)]
+        if rejected:
+            events.append(ActionExecutionRejected(self.form_name()))
+        return events
 
     # --- shared mechanics --------------------------------------------------------
     def interruption(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, valid: bool | None) -> Dict[str, Any] | None:
@@ -180,7 +197,7 @@ class ContactFormValidator(FormValidationAction, ABC):
         intent, confidence = latest_intent(tracker)
         raw = str(slot_value)
         value = person_name(raw)
-        if value is None or (intent in SOCIAL_INTENTS and confidence > 0.8 and len(raw.split()) <= 2):
+        if value is None or (intent in SOCIAL_INTENTS and confidence > 0.8 and len(raw.split()) == 1):  # "goddag", but "Ib Hjælp" is a name
             return self.miss("name", "utter_invalid_name", dispatcher, tracker)
         return self.accept(tracker, "name", {"name": value})
 
@@ -248,7 +265,10 @@ class ContactFormValidator(FormValidationAction, ABC):
 
 def person_name(text: str) -> str | None:
     vocabulary = kb().vocabulary
-    return validation.name(text, vocabulary["name_prefix"], vocabulary["not_in_names"])
+    value = validation.name(text, vocabulary["name_prefix"], vocabulary["not_in_names"])
+    if value is not None and len(value.split()) == 1 and fold(value) in vocabulary["not_a_name_alone"]:
+        return None
+    return value
 
 
 def latest_intent_from_text(value: str) -> tuple[str, float]:
@@ -334,26 +354,62 @@ class ValidateHandoffForm(ContactFormValidator):
     validate_handoff_consent = consent_validator("handoff_consent")
 
 
+SIGNUP_NOW = "signup_now"  # the rules start the form when an action sets it true (stories/signup.yml)
+
+
+def start_signup(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """Start a sign-up, with the role the citizen asked or was told about already chosen."""
+    knowledge = kb()
+    value = latest_text(tracker)
+    codes = [] if value.startswith("/") else knowledge.interests_from(value, entity_values(tracker, "role"))
+    if not codes and tracker.get_slot("context_role"):
+        codes = [tracker.get_slot("context_role")]
+    events: List[EventType] = [SlotSet("misses", {}), SlotSet(OFFER, None), SlotSet(SIGNUP_NOW, True)]
+    if codes:
+        events.append(SlotSet("interests", codes))
+        titles = ", ".join(i.title for code in codes if (i := knowledge.interest(code)))
+        dispatcher.utter_message(response="utter_signup_intro_with_interest", interests=titles)
+    else:
+        dispatcher.utter_message(response="utter_signup_intro")
+    return events
+
+
 class ActionPrepareSignup(Action):
-    """Start a sign-up, with the role the citizen asked about already chosen."""
+    """A wish to sign up starts the form; a question about a role, a place or how to start is answered first, with an offer."""
 
     def name(self) -> str:
         return "action_prepare_signup"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        value = latest_text(tracker)
         knowledge = kb()
-        codes = knowledge.interests_from(latest_text(tracker), entity_values(tracker, "role"))
-        if not codes and tracker.get_slot("context_role"):
-            codes = [tracker.get_slot("context_role")]
-        events: List[EventType] = [SlotSet("misses", {})]
-        if codes:
-            events.append(SlotSet("interests", codes))
-        if codes:
-            titles = ", ".join(i.title for code in codes if (i := knowledge.interest(code)))
-            dispatcher.utter_message(response="utter_signup_intro_with_interest", interests=titles)
+        answerer = Answerer(dispatcher, tracker, domain)
+        wish = knowledge.said_exactly("signup_wish", value) or (knowledge.said("wish_to_do", value) and knowledge.said("volunteer_words", value))
+        wish_and_how = wish and knowledge.said("signup_how", value)  # "jeg kunne godt tænke mig at blive frivillig, hvordan tilmelder jeg mig?"
+        if value.startswith("/") or not is_question(value) or wish_and_how:
+            return start_signup(dispatcher, tracker)  # also "det vil jeg gerne melde mig til", with the role talked about
+        if answerer.is_followup("signup"):
+            return answerer.followup() + [SlotSet(SIGNUP_NOW, False)]  # "kan jeg melde mig til det?"
+        return answerer.how_to_join() + [SlotSet(SIGNUP_NOW, False)]
+
+
+class ActionYesNo(Action):
+    """ "ja" or "nej" outside a form: the answer to what the bot just offered (the sign-up, more detail), or nothing to answer."""
+
+    def name(self) -> str:
+        return "action_yes_no"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        offered = tracker.get_slot(OFFER)
+        if latest_intent(tracker)[0] == "affirm":
+            if offered == "signup":
+                return start_signup(dispatcher, tracker)
+            if offered == "more" and tracker.get_slot(CONTEXT):
+                return Answerer(dispatcher, tracker, domain).show(str(tracker.get_slot(CONTEXT)), detail=True) + [SlotSet(SIGNUP_NOW, False)]
+            dispatcher.utter_message(response="utter_affirm_no_context")
         else:
-            dispatcher.utter_message(response="utter_signup_intro")
-        return events
+            dispatcher.utter_message(response="utter_deny_no_context")
+        return [SlotSet(OFFER, None), SlotSet(SIGNUP_NOW, False)]
 
 
 class ActionAskPhone(Action):

@@ -7,7 +7,9 @@ tests/unit/test_conventions.py checks that they agree.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 # A conversation's sender id says which channel owns it: the Telegram bridge talks to Rasa
 # as "telegram:<chat id>"; the website widget (socket.io) and REST callers use their own ids.
@@ -26,9 +28,17 @@ PRIVACY_PATH = "/privatliv"
 # The slot that marks a confirmed erasure request: the tracker store deletes the conversation.
 ERASURE_SLOT = "erasure_requested"
 
+# Citizens and coordinators live by Danish time, whatever the server's clock zone.
+TIMEZONE = ZoneInfo("Europe/Copenhagen")
+
 # Who said a line of a transcript, as stored with a lead and shown to coordinators.
 CITIZEN = "borger"
 BOT = "bot"
+
+
+def today() -> dt.date:
+    """The date in Denmark now: the dashboard's "this week", and answers that change on a date (Region Østdanmark)."""
+    return dt.datetime.now(TIMEZONE).date()
 
 
 def telegram_sender(chat_id: int) -> str:

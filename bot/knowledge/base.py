@@ -6,17 +6,20 @@ This module only finds things; every sentence a citizen reads is in the YAML fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cache
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Union
 
 import yaml
 
-from bot.knowledge import geo
-from bot.language.text import fold, phrase_score, words
+from bot.knowledge import geo, search
+from bot.language.text import exact_phrase, fold, phrase_score, words
 
 KNOWLEDGE = Path(__file__).resolve().parent
+OTHER_KIND_SHARE = 0.25  # a keyword shared with an entry of another intent counts this much against it
 
 
 @dataclass(frozen=True)
@@ -24,12 +27,26 @@ class Source:
     id: str
     publisher: str
     title: str
+    short: str  # how an answer names it: "Region Midtjyllands frivilligstrategi, 2016"
     file: str = ""
     url: str = ""
 
     def cite(self) -> str:
-        where = f" ({self.url})" if self.url else ""
-        return f"{self.publisher}: {self.title}{where}"
+        return self.short
+
+
+def _one_owner(names: list[str]) -> str:
+    """Two short names that start alike ("Region Midtjyllands …") joined under their shared start."""
+    if len(names) != 2:
+        return "; ".join(names)  # three with their years read ambiguously in one phrase
+    split = [name.split() for name in names]
+    shared = 0
+    while all(len(parts) > shared + 1 and parts[shared] == split[0][shared] for parts in split):
+        shared += 1
+    if shared < 2:
+        return "; ".join(names)
+    rests = [" ".join(parts[shared:]) for parts in split]
+    return " ".join(split[0][:shared]) + " " + " og ".join(rests)
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,24 @@ class Topic:
     default: bool = False
     buttons: tuple[dict[str, str], ...] = ()
     items: tuple[Item, ...] = ()
+    more: str = ""  # the rest, one click away ("Vil du vide mere?")
+    regions: tuple[str, ...] = ()  # the regions the topic is about, for "where" and "whom to contact"
+    changes: tuple[Change, ...] = ()  # a new answer from a date on (Region Østdanmark from 1 January 2027)
+
+    def as_of(self, day: dt.date) -> Topic:
+        """The topic as it reads on that day."""
+        current = self
+        for change in sorted(self.changes, key=lambda c: c.on):
+            if day >= change.on:
+                current = replace(current, answer=change.answer, more=change.more)
+        return current
+
+
+@dataclass(frozen=True)
+class Change:
+    on: dt.date
+    answer: str
+    more: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,12 +94,26 @@ class Opportunity:
     answer: str
     source: tuple[str, ...]
     interest: str
+    more: str = ""
+    where: str = ""  # where it takes place, as a sentence
+    join: str = ""  # how one becomes it, where the documents say
     regions: tuple[str, ...] = ()
     municipalities: tuple[str, ...] = ()
     places: tuple[str, ...] = ()
     organisations: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A question the documents do not answer, said plainly (unknowns.yml)."""
+
+    id: str
+    title: str
+    answer: str
+    keywords: tuple[str, ...]
+    source: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,12 +132,19 @@ class Contact:
     email: str = ""
     phone: str = ""
 
+    @property
+    def short(self) -> str:
+        """One line for a list of several regions' contacts: name, e-mail and phone, else the answer's first sentence."""
+        details = ", ".join(part for part in (self.name, self.email, self.phone) if part)
+        return details or self.answer.split(". ")[0].rstrip(".") + "."
+
 
 @dataclass(frozen=True)
 class Region:
     code: str
     name: str
     covered: bool
+    laegevagt: str = ""  # the region's out-of-hours doctor (lægevagt) phone number
 
 
 @dataclass
@@ -134,6 +190,7 @@ def _load(name: str) -> Any:
 class KnowledgeBase:
     OPPORTUNITY_INTENT = "ask_opportunities"  # answered from opportunities.yml
     LIST_ITEM_INTENT = "ask_list_item"  # answered from the items of a topic's list
+    FOLLOWUP_INTENT = "followup"  # answered from the entry the last answer was about
 
     def __init__(self) -> None:
         self.sources = {s["id"]: Source(**s) for s in _load("sources.yml")["sources"]}
@@ -148,8 +205,12 @@ class KnowledgeBase:
                 default=bool(t.get("default")),
                 buttons=tuple(t.get("buttons") or ()),
                 items=tuple(Item(i["title"], i["answer"].strip()) for i in t.get("items") or ()),
+                more=str(t.get("more") or "").strip(),
+                regions=_tuple(t.get("regions")),
+                changes=tuple(Change(c["from"], str(c["answer"]).strip(), str(c.get("more") or "").strip()) for c in t.get("changes") or ()),
             )
-            for t in _load("topics.yml")["topics"]
+            for path in sorted((KNOWLEDGE / "topics").glob("*.yml"))
+            for t in _load(f"topics/{path.name}")["topics"]
         ]
         self.opportunities = [
             Opportunity(
@@ -159,6 +220,9 @@ class KnowledgeBase:
                 answer=o["answer"].strip(),
                 source=_tuple(o.get("source")),
                 interest=o["interest"],
+                more=str(o.get("more") or "").strip(),
+                where=str(o.get("where") or "").strip(),
+                join=str(o.get("join") or "").strip(),
                 regions=_tuple(o.get("regions")),
                 municipalities=_tuple(o.get("municipalities")),
                 places=_tuple(o.get("places")),
@@ -170,7 +234,11 @@ class KnowledgeBase:
         ]
         self.interests = [Interest(i["code"], i["title"], _folded(i.get("keywords"))) for i in _load("interests.yml")["interests"]]
         self.contacts = {c["region"]: Contact(**{**c, "source": _tuple(c.get("source"))}) for c in _load("contacts.yml")["contacts"]}
-        self.regions = {r["code"]: Region(r["code"], r["name"], bool(r.get("covered"))) for r in _load("regions.yml")["regions"]}
+        self.unknowns = [
+            Unknown(u["id"], u["title"], str(u["answer"]).strip(), _folded(u.get("keywords")), _tuple(u.get("source")))
+            for u in _load("unknowns.yml")["unknowns"]
+        ]
+        self.regions = {r["code"]: Region(r["code"], r["name"], bool(r.get("covered")), str(r.get("laegevagt") or "")) for r in _load("regions.yml")["regions"]}
         self.labels: dict[str, str] = _load("labels.yml")["labels"]
         vocabulary = _load("vocabulary.yml")
         self.vocabulary: dict[str, list[str]] = {k: [fold(w) for w in v] for k, v in vocabulary["vocabulary"].items()}
@@ -180,11 +248,42 @@ class KnowledgeBase:
         self.privacy_fingerprint: str = str(privacy.get("fingerprint") or "")
         self.privacy_page: dict[str, Any] = privacy["page"]
 
+    # --- entries --------------------------------------------------------------------
+    @cached_property
+    def index(self) -> search.Index:
+        return search.build(self)
+
+    def entry(self, ref: str) -> AnyEntry | None:
+        """The entry a reference names ("topic:krav", "item:pejlemaerker#2", "opp:vejviser", "unknown:bil")."""
+        kind, _, key = ref.partition(":")
+        if kind == "topic":
+            return self.topic(key)
+        if kind == "item":
+            topic_id, _, number = key.partition("#")
+            topic = self.topic(topic_id)
+            return topic.items[int(number) - 1] if topic and number.isdigit() and 0 < int(number) <= len(topic.items) else None
+        if kind == "opp":
+            return self.opportunity(key)
+        if kind == "unknown":
+            return next((u for u in self.unknowns if u.id == key), None)
+        return None
+
+    def entry_title(self, ref: str) -> str:
+        entry = self.entry(ref)
+        return entry.title if entry is not None else ref
+
+    def unknown_asked(self, text: str) -> Unknown | None:
+        """The unknown whose keywords the text names most specifically, if any."""
+        text_words = words(text)
+        scored = [(max((exact_phrase(k, text_words) for k in u.keywords), default=0), u) for u in self.unknowns]
+        best_score, best = max(scored, key=lambda pair: pair[0], default=(0, None))
+        return best if best_score > 0 else None
+
     # --- topics -----------------------------------------------------------------
     @property
     def answered_intents(self) -> frozenset[str]:
-        """The intents this knowledge base answers: every topic's intent, opportunities and list items."""
-        return frozenset({t.intent for t in self.topics} | {self.OPPORTUNITY_INTENT, self.LIST_ITEM_INTENT})
+        """The intents this knowledge base answers: every topic's intent, opportunities, list items and follow-ups."""
+        return frozenset({t.intent for t in self.topics} | {self.OPPORTUNITY_INTENT, self.LIST_ITEM_INTENT, self.FOLLOWUP_INTENT})
 
     def topics_for(self, intent: str) -> list[Topic]:
         return [t for t in self.topics if t.intent == intent]
@@ -192,18 +291,52 @@ class KnowledgeBase:
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)
 
+    @cached_property
+    def _spread(self) -> dict[tuple[str, str], float]:
+        """How widely each keyword or tag is shared, for an entry of each kind (an intent's topics, the opportunities):
+        a word many entries share tells them apart less, and most so among entries of the same kind, which the
+        intent does not tell apart."""
+        kinds: dict[str, Counter[str]] = {}
+        entries: list[Topic | Opportunity] = [*self.topics, *self.opportunities]
+        for entry in entries:
+            kinds.setdefault(self._kind(entry), Counter()).update(set(self._terms(entry)))
+        overall = sum(kinds.values(), Counter())
+        return {(kind, k): n + OTHER_KIND_SHARE * (overall[k] - n) for kind, counts in kinds.items() for k, n in counts.items()}
+
     @staticmethod
-    def _score(topic: Topic, text_words: list[str]) -> int:
-        """The longest matching keyword plus one per further match: specific phrases win."""
-        matches = [score for k in topic.keywords if (score := phrase_score(k, text_words))]
-        return max(matches, default=0) + len(matches)
+    def _kind(entry: Topic | Opportunity) -> str:
+        return entry.intent if isinstance(entry, Topic) else "opportunity"
+
+    @staticmethod
+    def _terms(entry: Topic | Opportunity) -> tuple[str, ...]:
+        return tuple(entry.keywords) if isinstance(entry, Topic) else tuple(entry.tags)
+
+    def _score(self, entry: Topic, text_words: list[str]) -> float:
+        """The best matching keyword (the title counts as one), by its length over how many entries share it,
+        plus half a point per further match: specific phrases of this entry win."""
+        matches = [score / self._spread.get((entry.intent, k), 1) for k in (*entry.keywords, fold(entry.title)) if (score := phrase_score(k, text_words))]
+        return max(matches, default=0) + 0.5 * max(0, len(matches) - 1)
+
+    def keyword_score(self, topic: Topic, text: str) -> float:
+        return self._score(topic, words(text))
+
+    def said_exactly(self, vocabulary: str, text: str) -> bool:
+        """Whether the text has one of the vocabulary's phrases as whole words ("hvor" is not "hvordan")."""
+        text_words = words(text)
+        return any(exact_phrase(p, text_words) for p in self.vocabulary.get(vocabulary, ()))
 
     def matched_topic(self, intent: str, text: str) -> Topic | None:
-        """The intent's entry whose keywords fit the text best, or None when no keyword fits."""
+        """The intent's entry whose keywords fit the text best (the search breaks ties), or None when no keyword fits."""
         text_words = words(text)
         scored = [(self._score(t, text_words), t) for t in self.topics_for(intent)]
-        best_score, best = max(scored, key=lambda pair: pair[0], default=(0, None))
-        return best if best_score > 0 else None
+        best_score = max((score for score, _ in scored), default=0)
+        if best_score == 0:
+            return None
+        tied = [t for score, t in scored if score == best_score]
+        if len(tied) > 1:
+            relevance = self.index.scores(text)
+            tied.sort(key=lambda t: -relevance.get(f"topic:{t.id}", 0.0))
+        return tied[0]
 
     def best_topic(self, intent: str, text: str) -> Topic | None:
         """The intent's entry whose keywords fit the text best; the intent's default when none fit."""
@@ -225,7 +358,13 @@ class KnowledgeBase:
         return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
     def cite(self, source_ids: Iterable[str]) -> str:
-        return "; ".join(self.sources[s].cite() for s in source_ids if s in self.sources)
+        """The source line's documents, one publisher's named once: "Region Midtjyllands side om frivilligt arbejde
+        og frivilligstrategi, 2016"."""
+        by_publisher: dict[str, list[str]] = {}
+        for source_id in dict.fromkeys(source_ids):
+            if source_id in self.sources:
+                by_publisher.setdefault(self.sources[source_id].publisher, []).append(self.sources[source_id].cite())
+        return "; ".join(_one_owner(names) for names in by_publisher.values())
 
     # --- opportunities ------------------------------------------------------------
     def opportunity(self, opportunity_id: str) -> Opportunity | None:
@@ -234,23 +373,25 @@ class KnowledgeBase:
     def _tag_score(self, opp: Opportunity, text_words: list[str]) -> int:
         return sum(phrase_score(tag, text_words) for tag in opp.tags)
 
+    def tag_score(self, opp: Opportunity, text: str) -> float:
+        """How specifically the text names the opportunity: its best tag, scored like a topic's keywords."""
+        matches = [score / self._spread.get(("opportunity", tag), 1) for tag in opp.tags if (score := phrase_score(tag, words(text)))]
+        return max(matches, default=0) + 0.5 * max(0, len(matches) - 1)
+
     def search(self, query: Query) -> SearchResult:
         """Opportunities that fit the role, place, organisation and region asked about."""
         regions = set(query.regions)
         municipality = ""
-        for name in query.municipalities:
-            places = geo.resolve(name)
-            if places:
-                municipality = places[0].municipality or ""
-                regions.add(places[0].region)
-        if not query.has_filters:
-            for place in geo.resolve(query.text):
-                if place.municipality:
-                    municipality = place.municipality
-                regions.add(place.region)
-                break
-        region = next(iter(regions)) if len(regions) == 1 else ""
         text_words = words(query.text)
+        candidates = [p for name in query.municipalities for p in geo.resolve(name)] or ([] if query.has_filters else geo.resolve(query.text))
+        if len({p.region for p in candidates}) > 1:
+            # "Viby" is in Aarhus and in Roskilde: the one where what the text names is done, else neither
+            named = {r for o in self.opportunities if self._tag_score(o, text_words) for r in o.regions}
+            candidates = [p for p in candidates if p.region in named][:1]
+        for place in candidates[:1]:
+            municipality = place.municipality or ""
+            regions.add(place.region)
+        region = next(iter(regions)) if len(regions) == 1 else ""
 
         def topical(opp: Opportunity) -> int:
             score = 4 * len(query.roles & set(opp.roles)) + 3 * len(query.places & set(opp.places))
@@ -304,6 +445,9 @@ class KnowledgeBase:
     def region_name(self, code: str) -> str:
         region = self.regions.get(code)
         return region.name if region else code
+
+
+AnyEntry = Union[Topic, Item, Opportunity, Unknown]
 
 
 @cache

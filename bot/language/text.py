@@ -58,6 +58,15 @@ def phrase_score(phrase: str, text_words: list[str]) -> int:
     return 0
 
 
+def exact_phrase(phrase: str, text_words: list[str]) -> int:
+    """Like phrase_score, but the phrase's words must occur exactly, in order."""
+    target = phrase.split()
+    n = len(target)
+    if n and any(text_words[i : i + n] == target for i in range(len(text_words) - n + 1)):
+        return len(phrase.replace(" ", ""))
+    return 0
+
+
 def _word_matches(keyword: str, word: str) -> bool:
     if keyword == word:
         return True

@@ -36,10 +36,14 @@ def asked_by_forms() -> set[str]:
     return {f"utter_ask_{slot}" for form in domain.get("forms", {}).values() for slot in form.get("required_slots", [])}
 
 
+# Rasa's own action_default_fallback (config.yml's core_fallback_action_name) sends this one.
+SENT_BY_RASA = {"utter_default"}
+
+
 def unexplained_warnings(output: str) -> list[str]:
-    """Every warning rasa data validate printed, except unused responses that custom actions send."""
+    """Every warning rasa data validate printed, except unused responses that custom actions or Rasa's own actions send."""
     names, prefixes = used_by_code()
-    names |= asked_by_forms()
+    names |= asked_by_forms() | SENT_BY_RASA
     problems = []
     for line in output.splitlines():
         match = WARNING.search(line)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
+from bot.conventions import today
 from bot.store.export import lead_dict, to_csv
 from bot.web.auth import login_required, viewer
 from bot.web.filters import parse
-from bot.web.formatting import today
 from bot.web.state import store
 
 bp = Blueprint("export", __name__, url_prefix="/dashboard")

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from bot.conventions import TIMEZONE
 from bot.knowledge import kb
 from bot.store.schema import CLOSED, FIELD_NAMES
-
-TZ = ZoneInfo("Europe/Copenhagen")
 
 
 def local(value: dt.datetime) -> dt.datetime:
     """The lead store keeps naive UTC; coordinators read Danish time."""
     aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return aware.astimezone(TZ)
-
-
-def today() -> dt.date:
-    """The coordinators' date: in Danish time, whatever the server's clock zone."""
-    return local(dt.datetime.now(dt.timezone.utc)).date()
+    return aware.astimezone(TIMEZONE)
 
 
 def when(value: object) -> str:

@@ -11,12 +11,13 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.conventions import today
 from bot.knowledge import kb
 from bot.store import conversations
 from bot.store.casework import LeadFilter, Viewer
 from bot.store.schema import STATUSES, Lead
 from bot.web.auth import login_required, viewer
-from bot.web.formatting import local, today
+from bot.web.formatting import local
 from bot.web.state import config, store
 
 log = logging.getLogger(__name__)

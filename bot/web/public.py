@@ -10,6 +10,7 @@ from bot.knowledge import kb
 from bot.web.state import config
 
 bp = Blueprint("public", __name__)
+DEMO_CARDS = ("vejviser", "patientstoette", "hospice", "vaagetjeneste")  # the roles the demo page shows, told by the knowledge base
 
 
 @bp.get("/healthz")
@@ -19,7 +20,8 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/")
 def demo() -> ResponseReturnValue:
-    return render_template("demo.html", rasa_url=config().rasa_base_url, privacy_url=config().privacy_url)
+    cards = [o for o in map(kb().opportunity, DEMO_CARDS) if o is not None]
+    return render_template("demo.html", rasa_url=config().rasa_base_url, privacy_url=config().privacy_url, cards=cards)
 
 
 @bp.get(PRIVACY_PATH)

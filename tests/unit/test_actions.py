@@ -45,8 +45,9 @@ async def run(action: Any, track: Tracker) -> tuple[list[dict[str, Any]], list[d
 async def test_answer_names_its_source_and_sets_the_list_for_follow_ups() -> None:
     events, messages = await run(ActionAnswer(), tracker(user("hvad er de fire pejlemærker", "ask_strategy")))
     assert messages[0]["response"] == "utter_kb_answer"
-    assert "attraktivt" in messages[0]["answer"] and "Strategi for samarbejdet med frivillige" in messages[0]["source"]
-    assert events == [SlotSet("last_list", ["topic:pejlemaerker#1", "topic:pejlemaerker#2", "topic:pejlemaerker#3", "topic:pejlemaerker#4"])]
+    assert "attraktivt" in messages[0]["answer"] and "Region Midtjyllands frivilligstrategi, 2016" in messages[0]["source"]
+    assert SlotSet("last_list", ["item:pejlemaerker#1", "item:pejlemaerker#2", "item:pejlemaerker#3", "item:pejlemaerker#4"]) in events
+    assert SlotSet("context", "topic:pejlemaerker") in events
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ async def test_answer_names_its_source_and_sets_the_list_for_follow_ups() -> Non
     ],
 )
 async def test_list_items_follow_the_last_list(text: str, entities: list[dict[str, Any]], expected: str) -> None:
-    slots = {"last_list": [f"topic:pejlemaerker#{i}" for i in range(1, 5)]}
+    slots = {"last_list": [f"item:pejlemaerker#{i}" for i in range(1, 5)]}
     _, messages = await run(ActionAnswer(), tracker(user(text, "ask_list_item", entities=entities), slots))
     assert messages[0]["response"] == "utter_list_item" and expected.lower() in (messages[0]["title"] + messages[0]["answer"]).lower()
 
@@ -75,10 +76,11 @@ async def test_without_a_list_the_bot_asks_which() -> None:
     assert [m["response"] for m in messages] == ["utter_no_list"]
 
 
-async def test_one_role_gives_its_description_and_remembers_it_for_sign_up() -> None:
+async def test_one_role_gives_its_description_and_offers_the_sign_up() -> None:
     message = user("hvad er en vågekone", "ask_opportunities", entities=[{"entity": "role", "value": "vaagetjeneste"}])
     events, messages = await run(ActionAnswer(), tracker(message))
-    assert "døende" in messages[0]["answer"] and events == [SlotSet("context_role", "vaagetjeneste")]
+    assert "døende" in messages[0]["answer"] and messages[-1]["response"] == "utter_offer_signup"
+    assert all(e in events for e in (SlotSet("context", "opp:vaagetjeneste"), SlotSet("context_role", "vaagetjeneste"), SlotSet("offer", "signup")))
 
 
 async def test_first_miss_offers_the_two_best_guesses_second_offers_a_coordinator() -> None:
@@ -97,8 +99,8 @@ async def test_an_unlikely_emergency_is_not_offered_as_a_guess() -> None:
 
 
 async def test_sign_up_starts_with_the_role_asked_about() -> None:
-    events, messages = await run(ActionPrepareSignup(), tracker(user("hvordan melder jeg mig", "signup"), {"context_role": "vejviser"}))
-    assert SlotSet("interests", ["vejviser"]) in events
+    events, messages = await run(ActionPrepareSignup(), tracker(user("jeg vil gerne melde mig", "signup"), {"context_role": "vejviser"}))
+    assert SlotSet("interests", ["vejviser"]) in events and SlotSet("signup_now", True) in events
     assert messages[0]["response"] == "utter_signup_intro_with_interest" and messages[0]["interests"] == "Vejviser"
 
 
@@ -154,10 +156,11 @@ async def test_correction_with_a_value_and_without() -> None:
     assert events == [SlotSet("municipality", None), SlotSet("region", None)]
     _, messages = await run(ActionCorrect(), tracker(user("ret min kommune", "correct")))
     assert messages[0]["response"] == "utter_correct_nothing"  # nothing answered yet, nothing to correct
-    ret_god = user("jeg er ret god til computere", "correct", 0.6, ranking=[("correct", 0.6), ("ask_opportunities", 0.3), ("ask_pay", 0.1)])
+    ret_god = user("jeg er ret god til IT", "correct", 0.6, ranking=[("correct", 0.6), ("ask_opportunities", 0.3), ("ask_pay", 0.1)])
     _, messages = await run(ActionCorrect(), tracker(ret_god))
-    # "ret god" is not a correction: treated as not understood
-    assert [b["payload"] for b in messages[0]["buttons"]] == ["/ask_opportunities", "/ask_pay", "/help"]
+    # "ret god" is not a correction: treated as not understood, and the search's guess comes first
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert "digital" in payloads[0] and payloads[-1] == "/help" and "/correct" not in payloads
 
 
 def test_a_name_the_nlu_took_for_a_correction_is_still_a_name() -> None:

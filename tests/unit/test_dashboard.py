@@ -11,6 +11,7 @@ import json
 import re
 import time
 import uuid
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,6 +23,7 @@ from flask.testing import FlaskClient
 from jinja2 import ChoiceLoader, DictLoader
 from werkzeug.test import TestResponse
 
+from bot.conventions import today
 from bot.knowledge import kb
 from bot.settings import Settings
 from bot.store import LeadStore, conversations
@@ -31,7 +33,6 @@ from bot.store.intake import LeadDraft
 from bot.store.retention import purge
 from bot.store.schema import TRANSITIONS, Lead, Note, utcnow
 from bot.web.app import create_app
-from bot.web.formatting import today
 
 PASSWORD = "koordinator-kode-1"
 ADMIN = "anne@regionh.dk"
@@ -813,3 +814,10 @@ def test_sql_and_html_in_the_search_and_filters_are_harmless(midt: Browser, stor
 def test_html_in_the_login_form_is_shown_escaped(browser: Browser, people: dict[str, int]) -> None:
     html = text(browser.login('"><script>alert(1)</script>', "x"))
     assert "<script>alert(1)</script>" not in html and "&#34;&gt;&lt;script&gt;" in html
+
+
+def test_the_demo_page_tells_the_roles_as_the_knowledge_base_does(app: Flask) -> None:
+    page = app.test_client().get("/").get_data(as_text=True)
+    hospice = kb().opportunity("hospice")
+    assert hospice is not None and escape(hospice.answer, quote=False) in page
+    assert "Hospicelimfjord" not in page and "regionernes chatbot" not in page

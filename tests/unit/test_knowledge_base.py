@@ -96,7 +96,7 @@ def test_interests_from_free_text() -> None:
 
 
 def test_facts_from_the_documents_are_in_the_knowledge_base() -> None:
-    text = "\n".join(p.read_text(encoding="utf-8") for p in Path(KNOWLEDGE).glob("*.yml"))
+    text = "\n".join(p.read_text(encoding="utf-8") for p in Path(KNOWLEDGE).rglob("*.yml"))
     for fact in [
         "30. marts 2016",
         "450",
@@ -105,7 +105,7 @@ def test_facts_from_the_documents_are_in_the_knowledge_base() -> None:
         "97 64 80 60",
         "andkri@rm.dk",
         "51 27 07 40",
-        "Hospicelimfjord",
+        "Hospice Limfjord",
         "Hospice Søholm",
         "Hospice Djursland",
         "Hammel Neurocenter",
@@ -120,3 +120,35 @@ def test_facts_from_the_documents_are_in_the_knowledge_base() -> None:
         "1813",
     ]:
         assert fact.lower() in text.lower(), fact
+
+
+MAX_ANSWER, MAX_MORE, MAX_ITEM, MAX_TITLE = 240, 500, 350, 50
+
+
+def _entries() -> list[tuple[str, str, str]]:
+    """(where, field, text) of every text a citizen reads as an answer."""
+    found = []
+    for topic in kb().topics:
+        found += [(f"topic {topic.id}", "answer", topic.answer), (f"topic {topic.id}", "more", topic.more), (f"topic {topic.id}", "title", topic.title)]
+        found += [(f"topic {topic.id} item {n}", "item", item.answer) for n, item in enumerate(topic.items, 1)]
+    for opp in kb().opportunities:
+        found += [(f"opportunity {opp.id}", "answer", opp.answer), (f"opportunity {opp.id}", "more", opp.more), (f"opportunity {opp.id}", "title", opp.title)]
+    return found
+
+
+@pytest.mark.parametrize(("field", "limit"), [("answer", MAX_ANSWER), ("more", MAX_MORE), ("item", MAX_ITEM), ("title", MAX_TITLE)])
+def test_answers_fit_a_chat_bubble(field: str, limit: int) -> None:
+    too_long = [f"{where}: {len(text)} > {limit}" for where, kind, text in _entries() if kind == field and len(text) > limit]
+    assert too_long == []
+
+
+@pytest.mark.parametrize("wrong", ["Hospicelimfjord", "regionernes chatbot"])
+def test_known_mistakes_are_gone(wrong: str) -> None:
+    texts = [text for _, _, text in _entries()]
+    texts.append(yaml.safe_dump(yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"], allow_unicode=True))
+    assert not [text for text in texts if wrong.lower() in text.lower()]
+
+
+def test_the_source_line_names_one_publisher_once() -> None:
+    assert kb().cite(["rm-web", "rm-strategi"]) == "Region Midtjyllands side om frivilligt arbejde og frivilligstrategi, 2016"
+    assert kb().cite(["rs-politik", "rm-strategi"]) == "Region Sjællands frivilligpolitik, 2021; Region Midtjyllands frivilligstrategi, 2016"
