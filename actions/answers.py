@@ -53,11 +53,19 @@ LIST_INTENTS = ("ask_list_item", "ask_strategy", "ask_sjaelland", "ask_specialse
 FOLLOWUP_MAX_WORDS = 9
 MAX_QUESTIONS = 3
 # Where one question ends and the next begins: "?", or a comma or "og" before a question's first word.
-QUESTION_SPLIT = re.compile(r"\?+\s*|(?:,|\s+og)\s+(?=(?:hvad|hvor|hvordan|hvem|hvornår|hvilke|hvilken|har|er|kan|får|faar|skal|må|maa|findes)\b)", re.I)
-ASPECTS = ("where", "contact", "requirements", "join", "who", "more", "when")
+QUESTION_MARK = re.compile(r"\?+")
+LEADING_CONJUNCTION = re.compile(r"^\s*(?:og|men|eller)\s+", re.I)  # "…? og kan man sige nej?"
+QUESTION_SPLIT = re.compile(r"(?:,|\s+og)\s+(?=(?:hvad|hvor|hvordan|hvem|hvornår|hvilke|hvilken|har|er|kan|får|faar|skal|må|maa|findes)\b)", re.I)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ0-9»\"(])")  # not inside "30. marts" or "bl.a. med"
+ASPECTS = ("contact", "where", "requirements", "join", "who", "more", "when")  # "hvor kan jeg læse mere?" asks for a contact
 CONTEXT = "context"  # the entry the last answer was about
 OFFER = "offer"  # what the last answer offered: "signup" or "more"
 _ORDINAL_WORD = {"sidste": "sidste", "sidst": "sidste"}
+MERGER_TOPIC = "sjaelland_oestdanmark"
+REQUIREMENTS_INTENT, REQUIREMENTS_TOPIC = "ask_requirements", "krav"  # "hvad kræver det?" after any answer
+COUNTERPART_SCORE = 3.0  # search score for another region's counterpart of an opportunity
+NAMED_IN_FOLLOWUP = 2.5  # tag score for an opportunity a follow-up names itself
+MERGING_REGIONS = ("sjaelland", "hovedstaden")  # Region Østdanmark from 1 January 2027
 NOT_AN_ORDINAL_AFTER = ("de", "alle", "noget", "nogen", "nogle", "et", "en")  # a count or "another", not the n-th
 _DIGIT = re.compile(r"[1-9]")
 
@@ -133,12 +141,34 @@ def is_question(value: str) -> bool:
     return any((clause := words(part)) and clause[0] in question_words for part in re.split(r"[,.;:!]|\bog\b|\bmen\b", value))
 
 
-def first_sentence(value: str) -> str:
-    """The direct answer an entry starts with, for a reply to several questions at once ("Ja." is not enough of one)."""
-    sentences = re.findall(r".+?[.!?](?:\s|$)", value.strip(), re.S) or [value.strip()]
+def last_sentence(value: str) -> str:
+    """The question after the story: "Jeg har tid nok. Hvad kan man lave" -> "Hvad kan man lave"."""
+    sentences = [part for part in re.split(r"(?<=[.!])\s+", value.strip()) if part.strip()]
+    return sentences[-1] if sentences else value
+
+
+def sentences(value: str) -> list[str]:
+    return [part.strip() for part in SENTENCE_END.split(value.strip()) if part.strip()] or [value.strip()]
+
+
+def _word_starts(value: str) -> set[str]:
+    """The content words' first five letters: "forsikret" and "forsikring" are the same subject."""
+    stop = {fold(word) for word in (*kb().vocabulary["stopwords"], *kb().vocabulary["question_words"])}
+    return {word[:5] for word in words(value) if len(word) >= 4 and word not in stop}
+
+
+def first_sentence(value: str, query: str = "") -> str:
+    """The direct answer an entry starts with, for a reply to several questions at once ("Ja." is not enough of one);
+    with a query, the sentence that says most of what it asks ("hvem var formand?" of the committee's overview)."""
+    found = sentences(value)
+    start = 0
+    if query:
+        asked = _word_starts(query)
+        overlap = [len(asked & _word_starts(sentence)) for sentence in found]
+        start = overlap.index(max(overlap)) if max(overlap, default=0) > overlap[0] else 0
     chosen = ""
-    for sentence in sentences:
-        chosen = f"{chosen} {sentence.strip()}".strip()
+    for sentence in found[start:]:
+        chosen = f"{chosen} {sentence}".strip()
         if len(chosen) >= 40:
             break
     return chosen
@@ -168,15 +198,25 @@ class Answerer:
         unknown = None if urgent else self.kb.unknown_asked(self.text)
         if unknown is not None:
             return self.show(f"unknown:{unknown.id}")
+        if not urgent and self.kb.said("which_region", self.text):
+            events = self.region_of_place()
+            if events is not None:
+                return events  # "jeg bor i Roskilde, hvilken region hører jeg under?"
+        if not urgent and self.about_the_merger(intent):
+            return self.show(f"topic:{MERGER_TOPIC}")  # "gælder Region Sjællands frivilligpolitik også efter nytår?"
         if intent == "emergency" and not urgent and self.about_volunteering():
             intent = self.kb.OPPORTUNITY_INTENT  # "bliver 112-hjælperne kaldt ud til ulykker?" asks about a role
-        elif intent not in SAFETY_INTENTS and self.medical() and (intent not in self.kb.answered_intents or latest_intent(self.tracker)[1] < SURE):
+        elif intent not in SAFETY_INTENTS and self.medical():
             intent = "medical_question"  # "jeg bor i Randers og min søn har feber" whatever the NLU says
         if intent in SAFETY_INTENTS:
             events = self.safety(intent)
             if events is not None:
                 return events
             intent = "ask_staff_relation"  # "må frivillige give medicin?" is about volunteers, not a medical question
+        if intent != "ask_contact" and is_question(self.text) and self.kb.said_exactly("followup_contact", self.text):
+            events = self.contact_for(intent)
+            if events is not None:
+                return events  # "… mennesker med handicap. Hvem ringer jeg til?"
         if intent != "ask_patient_help" and is_question(self.text) and self.kb.said("wish_to_do", self.text):
             return self.how_to_join()  # "jeg kunne godt tænke mig at besøge patienter, hvordan gør jeg?"
         ordinal = _ordinal(self.tracker, loose=intent == "ask_list_item") if intent in LIST_INTENTS else None
@@ -203,34 +243,61 @@ class Answerer:
             events += self.offer_signup()  # "jeg har selv haft kræft, kan jeg bruge det til at hjælpe andre?"
         return events
 
+    def region_of_place(self) -> List[EventType] | None:
+        """The region a named town belongs to, and the merger when it is one of the two that become Region Østdanmark."""
+        names = entity_values(self.tracker, "municipality")
+        places = [p for name in names for p in resolve(name)[:1]] or resolve(self.text)[:1]
+        place = places[0] if places else None
+        if place is None or place.municipality is None:
+            return None
+        self.dispatcher.utter_message(response="utter_place_region", place=place.municipality, region=self.kb.region_name(place.region))
+        if place.region in MERGING_REGIONS:
+            return self.show(f"topic:{MERGER_TOPIC}")
+        return [SlotSet(CONTEXT, None), SlotSet(OFFER, None)]
+
+    def about_the_merger(self, intent: str) -> bool:
+        """A question about Region Sjælland or Hovedstaden's future: the answer depends on today's date."""
+        if not self.kb.said("future_words", self.text):
+            return False
+        return intent == "ask_sjaelland" or bool(set(self.place_regions()) & set(MERGING_REGIONS))
+
     def several_questions(self) -> List[EventType] | None:
         """ "får man løn, er man forsikret og skal man have bil?": each question's short answer, in one reply."""
-        parts = [p for p in QUESTION_SPLIT.split(self.text) if len(self.kb.index.query_words(p)) >= 1 and len(words(p)) >= 2]
         question_words = self.kb.vocabulary["question_words"]
-        if len(parts) < 2 or any(words(part)[0] not in question_words for part in parts):
-            return None  # "min mand havde en blodprop, er der nogen han kan tale med?" is one question with its story
-        refs: List[str] = []
+        parts: list[str] = []
+        segments = QUESTION_MARK.split(self.text)
+        for number, segment in enumerate(segments):
+            question = LEADING_CONJUNCTION.sub("", last_sentence(segment))  # "Jeg er pensioneret sygeplejerske. Hvad kan man lave, og …"
+            pieces = [piece for piece in QUESTION_SPLIT.split(question) if words(piece)]
+            for index, piece in enumerate(pieces):
+                asked = number < len(segments) - 1 and index == len(pieces) - 1  # it ended with "?": "erstatter frivillige personalet?"
+                if not (asked or words(piece)[0] in question_words):
+                    return None  # "min mand havde en blodprop, er der nogen han kan tale med?" is one question with its story
+                if len(self.kb.index.query_words(piece)) >= 1 and len(words(piece)) >= 2:
+                    parts.append(piece)
+        if len(parts) < 2:
+            return None
+        refs: List[tuple[str, str]] = []
         for part in parts[:MAX_QUESTIONS]:
             unknown = self.kb.unknown_asked(part)
             ref = f"unknown:{unknown.id}" if unknown else self.choose("", query=part, lead=PART_LEAD)
-            if ref is None:
-                return None
-            if group(ref) not in map(group, refs):
-                refs.append(ref)
+            if ref is not None and group(ref) not in (group(r) for r, _ in refs):
+                refs.append((ref, part))
         if len(refs) < 2:
-            return None
-        entries = [(ref, self.kb.entry(ref)) for ref in refs]
-        lines = [f"• {first_sentence(entry.answer)}" for _, entry in entries if entry is not None]
-        sources = [s for ref, entry in entries if entry is not None for s in source_of(entry, ref)]
+            return None  # fewer than two questions found an answer: the message as one question
+        entries = [(ref, part, self.kb.entry(ref)) for ref, part in refs]
+        lines = [f"• {first_sentence(entry.answer, part)}" for _, part, entry in entries if entry is not None]
+        sources = [s for ref, _, entry in entries if entry is not None for s in source_of(entry, ref)]
         self.say("\n".join(lines), sources)
-        return [SlotSet(CONTEXT, refs[-1]), SlotSet(OFFER, None)]
+        return [SlotSet(CONTEXT, refs[-1][0]), SlotSet(OFFER, None)]
 
     def about_volunteering(self) -> bool:
         return self.kb.said("volunteer_words", self.text) or any(entity_values(self.tracker, kind) for kind in OPPORTUNITY_ENTITIES)
 
     def medical(self) -> bool:
         """Symptoms and a question about what to do, not about volunteers or someone to talk to."""
-        volunteering = self.kb.said("volunteer_words", self.text) or self.kb.topical_matches(self.text)
+        roles = [role for role in entity_values(self.tracker, "role") if self.kb.topical_matches(role)]  # not "lægevagten"
+        volunteering = self.kb.said("volunteer_words", self.text) or bool(roles)
         return self.kb.said("symptoms", self.text) and not volunteering and not self.kb.said("wants_someone", self.text)
 
     def clear_opportunity(self, intent: str) -> Opportunity | None:
@@ -267,7 +334,7 @@ class Answerer:
         for topic in self.kb.topics:
             ref = f"topic:{topic.id}"
             keyword = self.kb.keyword_score(topic, query)
-            bonus = INTENT_WEIGHT * confidence if topic.intent == intent else 0.0
+            bonus = INTENT_WEIGHT * confidence if topic.intent == intent and not (topic.default and self._names_special_case(topic, query)) else 0.0
             if keyword or bonus or ref in scores:
                 scores[ref] = scores.get(ref, 0.0) + KEYWORD_WEIGHT * keyword + bonus
         for opp in self.kb.opportunities:
@@ -280,7 +347,7 @@ class Answerer:
         for topic in self.kb.topics:
             if topic.default and f"topic:{topic.id}" in scores and not self._names_special_case(topic, query):
                 scores[f"topic:{topic.id}"] += GENERAL_WEIGHT  # the main entry of its subject, before the special cases
-        asked = set(self.place_regions() if query == self.text else [p.region for p in resolve(query)[:1]])
+        asked = set(self.place_regions() if query == self.text else [p.region for p in resolve(query)[:1]] or self.place_regions())
         if asked:
             for ref in scores:
                 regions = set(regions_of(self.kb.entry(group(ref))))
@@ -455,6 +522,13 @@ class Answerer:
             self.say(lines, [s for c in contacts for s in c.source])
         return [SlotSet(OFFER, None)]
 
+    def contact_for(self, intent: str) -> List[EventType] | None:
+        """Who to contact about what the message is about, when that is one region's."""
+        ref = self.choose(intent)
+        regions = self.place_regions() or regions_of(self.kb.entry(group(ref)) if ref else None)
+        events = self.contact(regions) if len(regions) == 1 else None
+        return None if events is None else events + [SlotSet(CONTEXT, ref)]
+
     def not_found(self) -> List[EventType]:
         """Nothing in the documents fits: a question is told so plainly, anything else gets the fallback."""
         if is_question(self.text):
@@ -523,16 +597,21 @@ class Answerer:
             if elsewhere is not None:
                 return self.show(elsewhere)  # "og hvad med nordjylland?"
         if aspect == "contact":
-            contact = self.contact(places or regions_of(entry) or self.context_regions())
+            contact = self.contact(places or regions_of(self.kb.entry(group(ref))) or self.context_regions())
             if contact is not None:
                 return contact + [SlotSet(CONTEXT, ref)]
         if aspect == "join":
             return self.join(entry)
         if aspect == "requirements":
-            return self.show("topic:krav") + ([SlotSet(CONTEXT, ref)] if not isinstance(entry, Topic) else [])
+            asked = self.choose(REQUIREMENTS_INTENT) or f"topic:{REQUIREMENTS_TOPIC}"  # "skal jeg have en uddannelse?" is its own entry
+            return self.show(asked) + ([SlotSet(CONTEXT, ref)] if not isinstance(entry, Topic) else [])
         if aspect == "who" and isinstance(entry, Opportunity):
-            self.say(entry.join or entry.answer, entry.source)
+            self.say(f"{first_sentence(entry.answer)} {entry.join}" if entry.join else entry.answer, entry.source)
             return [SlotSet(CONTEXT, ref)]
+        if not aspect and not places:
+            other = self.other_opportunity_named(ref)
+            if other is not None:
+                return self.one_opportunity(other)  # "hvad med dem der er for børnene?"
         if aspect == "where" or places:
             return self.where(entry, ref, places)
         previous = self.previous_question()
@@ -550,11 +629,33 @@ class Answerer:
         if places and regions and not set(places) & set(regions):
             place = self.requested("municipality") or self.kb.region_name(places[0])
             self.dispatcher.utter_message(response="utter_followup_not_there", title=entry.title, place=place, where=where or self.regions_sentence(regions))
+            instead = self.counterpart(entry, places[0]) if isinstance(entry, Opportunity) else None
+            if instead is not None:
+                self.dispatcher.utter_message(response="utter_followup_instead", place=place)
+                return self.one_opportunity(instead)  # "og i Sjælland?" after the 112-førstehjælpere: Hjerteløberne
             return [SlotSet(CONTEXT, ref)]
         if not where and not regions:
             return self.show(ref)  # "hvordan finder jeg det nærmeste?": the answer says where
-        self.say(where or self.regions_sentence(regions), source_of(entry, ref))
+        if isinstance(entry, Opportunity) and places and where:
+            self.dispatcher.utter_message(response="utter_followup_there", title=entry.title, where=where)  # "er det også i Sjælland?"
+            return [SlotSet(CONTEXT, ref)]
+        if not where:
+            where = f"{self.regions_sentence(regions)} {first_sentence(entry.answer)}"  # the answer says where in the region
+        self.say(where, source_of(entry, ref))
         return [SlotSet(CONTEXT, ref)]
+
+    def counterpart(self, entry: Opportunity, region: str) -> Opportunity | None:
+        """The region's own opportunity most like one of another region's."""
+        relevance = self.kb.index.scores(" ".join((entry.title, entry.answer, *entry.tags[:8])))
+        candidates = [o for o in self.kb.opportunities if region in o.regions and o.id != entry.id and relevance.get(f"opp:{o.id}", 0.0) > 0]
+        best = max(candidates, key=lambda o: relevance[f"opp:{o.id}"], default=None)
+        return best if best is not None and relevance[f"opp:{best.id}"] >= COUNTERPART_SCORE else None
+
+    def other_opportunity_named(self, ref: str) -> Opportunity | None:
+        """An opportunity a follow-up names by its own words, other than the one talked about."""
+        scored = [(self.kb.tag_score(o, self.text), o) for o in self.kb.opportunities if f"opp:{o.id}" != ref]
+        score, best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+        return best if score >= NAMED_IN_FOLLOWUP else None
 
     def same_question_in(self, places: tuple[str, ...], entry: AnyEntry, ref: str) -> str | None:
         """The entry that answers the previous question for another region, if the documents have one."""
@@ -605,8 +706,18 @@ class Answerer:
         return tuple(dict.fromkeys(found))
 
     def context_regions(self) -> tuple[str, ...]:
+        """The region of the conversation: the sign-up's, or the last one an earlier message named ("jeg bor i Næstved")."""
         region = self.tracker.get_slot("region")
-        return (region,) if region else ()
+        if region:
+            return (region,)
+        for event in list(user_turns(self.tracker))[1:]:
+            parse = event.get("parse_data") or {}
+            named = [str(e.get("value")) for e in parse.get("entities") or [] if e.get("entity") == "region"]
+            named += [p.region for e in parse.get("entities") or [] if e.get("entity") == "municipality" for p in resolve(str(e.get("value")))[:1]]
+            named += [p.region for p in resolve(str(event.get("text") or ""))[:1]]
+            if named:
+                return (named[0],)
+        return ()
 
     def previous_question(self) -> str:
         """The citizen's message before this one, for elliptic follow-ups ("og hvad med nordjylland?")."""
@@ -705,6 +816,8 @@ class ActionFallback(Action):
         unknown = kb().unknown_asked(answerer.text)
         if unknown is not None:
             return answerer.show(f"unknown:{unknown.id}")
+        if is_question(answerer.text) and kb().said("wish_to_do", answerer.text):
+            return answerer.how_to_join()  # "jeg har lyst til at blive frivillig, men hvad findes der?"
         if any(entity_values(tracker, kind) for kind in (*OPPORTUNITY_ENTITIES, *PLACE_ENTITIES)):
             return answerer.opportunities()  # "måltidsvært?", "i Odense?" name what it is about
         ref = answerer.found()

@@ -19,6 +19,7 @@ from bot.knowledge import geo, search
 from bot.language.text import exact_phrase, fold, phrase_score, words
 
 KNOWLEDGE = Path(__file__).resolve().parent
+LONGEST_KEYWORD = 15  # letters; a longer phrase is no more specific than this
 OTHER_KIND_SHARE = 0.25  # a keyword shared with an entry of another intent counts this much against it
 
 
@@ -312,9 +313,11 @@ class KnowledgeBase:
         return tuple(entry.keywords) if isinstance(entry, Topic) else tuple(entry.tags)
 
     def _score(self, entry: Topic, text_words: list[str]) -> float:
-        """The best matching keyword (the title counts as one), by its length over how many entries share it,
-        plus half a point per further match: specific phrases of this entry win."""
-        matches = [score / self._spread.get((entry.intent, k), 1) for k in (*entry.keywords, fold(entry.title)) if (score := phrase_score(k, text_words))]
+        """The best matching keyword (a special entry's title counts as one), by its length up to a point over how
+        many entries share it, plus half a point per further match: specific phrases of this entry win. A default
+        entry's title names the subject all the intent's entries share ("Udvalget om samarbejde med civilsamfundet")."""
+        terms = entry.keywords if entry.default else (*entry.keywords, fold(entry.title))
+        matches = [min(score, LONGEST_KEYWORD) / self._spread.get((entry.intent, k), 1) for k in terms if (score := phrase_score(k, text_words))]
         return max(matches, default=0) + 0.5 * max(0, len(matches) - 1)
 
     def keyword_score(self, topic: Topic, text: str) -> float:
@@ -375,7 +378,7 @@ class KnowledgeBase:
 
     def tag_score(self, opp: Opportunity, text: str) -> float:
         """How specifically the text names the opportunity: its best tag, scored like a topic's keywords."""
-        matches = [score / self._spread.get(("opportunity", tag), 1) for tag in opp.tags if (score := phrase_score(tag, words(text)))]
+        matches = [min(score, LONGEST_KEYWORD) / self._spread.get(("opportunity", tag), 1) for tag in opp.tags if (score := phrase_score(tag, words(text)))]
         return max(matches, default=0) + 0.5 * max(0, len(matches) - 1)
 
     def search(self, query: Query) -> SearchResult:

@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecutionRejected
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import ActionAnswer, ActionFallback, ActionOutOfScope
+from actions.answers import ActionAnswer, ActionFallback, ActionOutOfScope, first_sentence
 from actions.forms import ActionPrepareSignup, ActionYesNo, ValidateSignupForm
 from bot.knowledge import kb
 from bot.settings import ROOT
@@ -121,6 +121,12 @@ async def test_a_follow_up_is_about_what_the_last_answer_was_about(context: str,
     assert not re.search(not_expected, said, re.I), said
 
 
+async def test_who_to_call_in_the_first_message_gets_the_contact() -> None:
+    text = "jeg bor i Hjørring og kunne godt tænke mig at hjælpe folk med et handicap. hvem skal jeg ringe til?"
+    _, said = await say(ActionAnswer(), tracker(user(text, "ask_opportunities", 0.8, [{"entity": "municipality", "value": "Hjørring"}])))
+    assert "97 64 80 60" in said, said
+
+
 async def test_a_follow_up_to_another_region_asks_the_same_question_there() -> None:
     earlier = [user("hvordan definerer region sjælland frivilligt arbejde", "ask_sjaelland")]
     message = user("og hvad med nordjylland?", "followup", entities=[{"entity": "region", "value": "nordjylland"}])
@@ -187,6 +193,18 @@ async def test_an_illness_that_is_not_acute_gets_the_real_answer_with_one_safety
 async def test_a_medical_question_gets_the_lægevagt_of_the_citizens_region(text: str, entities: list[dict[str, Any]], number: str, not_there: str) -> None:
     _, said = await say(ActionAnswer(), tracker(user(text, "medical_question", entities=entities)))
     assert number in said and not_there not in said, said
+
+
+async def test_a_medical_question_is_one_whatever_the_nlu_thought() -> None:
+    message = user("vi bor i Vejle og vores lille har høj feber, lægen har lukket", "ask_opportunities", 0.9, [{"entity": "municipality", "value": "Vejle"}])
+    _, said = await say(ActionAnswer(), tracker(message))
+    assert "70 11 07 07" in said and "dækker ikke" not in said, said
+
+
+async def test_the_lægevagt_of_the_town_named_earlier_in_the_conversation() -> None:
+    earlier = [user("jeg bor i Slagelse", "inform", 0.6, [{"entity": "municipality", "value": "Slagelse"}])]
+    _, said = await say(ActionAnswer(), tracker(user("hvem ringer jeg til hvis jeg bliver syg i weekenden?", "ask_contact", 0.7), earlier=earlier))
+    assert "1818" in said and "97 64 80 60" not in said, said
 
 
 async def test_without_a_place_the_lægevagt_of_ones_own_region() -> None:
@@ -261,6 +279,23 @@ async def test_several_questions_get_each_a_short_answer_in_one_reply() -> None:
     assert said.count("•") == 3 and len(said) <= 600
 
 
+async def test_several_questions_after_a_story_get_each_an_answer() -> None:
+    text = "Jeg er gået på efterløn og har god tid. Jeg har tænkt på at hjælpe på et hospital. Hvad laver en vejviser, og får man løn for det?"
+    _, said = await say(ActionAnswer(), tracker(user(text, "ask_opportunities", 0.6)))
+    assert re.search("finde vej", said) and re.search("ulønnet", said) and said.count("•") == 2, said
+
+
+async def test_a_question_mark_ends_a_question_whatever_its_first_word() -> None:
+    _, said = await say(ActionAnswer(), tracker(user("tager frivillige job fra de ansatte? og må man sige nej til en opgave?", "ask_staff_relation", 0.6)))
+    assert re.search("erstatte|supplement", said) and re.search("sige nej|takke nej|interesse", said) and said.count("•") == 2, said
+
+
+def test_each_question_gets_the_sentence_that_answers_it() -> None:
+    answer = "Udvalget om civilsamfundet blev nedsat 30. november 2019. Det holdt 5 møder, og formand var dengang Erik Vinther (V)."
+    assert first_sentence(answer) == "Udvalget om civilsamfundet blev nedsat 30. november 2019."
+    assert first_sentence(answer, "og hvem var formand") == "Det holdt 5 møder, og formand var dengang Erik Vinther (V)."
+
+
 async def test_a_story_before_the_question_is_no_second_question() -> None:
     _, said = await say(ActionAnswer(), tracker(user("min far havde en blodprop sidste år, er der nogen han kan tale med?", "ask_patient_help")))
     assert "•" not in said and "Hjerteforening" in said, said
@@ -295,6 +330,13 @@ async def test_answers_are_short_with_a_short_source(text: str, intent: str) -> 
 async def test_an_unsure_intent_searches_the_knowledge_before_giving_up(text: str, expected: str) -> None:
     _, said = await say(ActionFallback(), tracker(user(text, "nlu_fallback", 0.3)))
     assert re.search(expected, said, re.I) and "forstod ikke" not in said, said
+
+
+async def test_a_wish_with_a_question_the_nlu_did_not_understand_gets_the_possibilities() -> None:
+    _, said = await say(
+        ActionFallback(), tracker(user("jeg har længe haft lyst til at blive frivillig men ved ikke hvad der er af muligheder?", "nlu_fallback", 0.3))
+    )
+    assert re.search("vejviser|patientstøtte", said, re.I) and "Vil du skrive dig op?" in said, said
 
 
 async def test_when_nothing_fits_clearly_the_nearest_entries_are_offered() -> None:
@@ -339,6 +381,19 @@ async def test_a_request_for_a_person_instead_of_a_name_leaves_the_form() -> Non
     )
     events, _ = await say(ValidateSignupForm(), track)
     assert ActionExecutionRejected("signup_form") in events
+
+
+async def test_the_region_of_a_town_and_the_merger_ahead() -> None:
+    message = user("jeg bor i Køge, hvilken region hører jeg egentlig under?", "ask_contact", 0.6, [{"entity": "municipality", "value": "Køge"}])
+    _, said = await say(ActionAnswer(), tracker(message))
+    assert "Køge hører under Region Sjælland." in said and "Østdanmark" in said, said
+    _, said = await say(ActionAnswer(), tracker(user("hvilken region ligger Viborg i?", "ask_contact", 0.6)))
+    assert "Viborg hører under Region Midtjylland." in said and "Østdanmark" not in said, said
+
+
+async def test_a_question_about_region_sjællands_future_tells_of_the_merger() -> None:
+    _, said = await say(ActionAnswer(), tracker(user("gælder sjællands politik for frivillige fremover?", "ask_sjaelland", 0.9)))
+    assert "Østdanmark" in said and "2027" in said, said
 
 
 # --- facts that depend on the date ------------------------------------------------------------------------------

@@ -152,3 +152,12 @@ def test_known_mistakes_are_gone(wrong: str) -> None:
 def test_the_source_line_names_one_publisher_once() -> None:
     assert kb().cite(["rm-web", "rm-strategi"]) == "Region Midtjyllands side om frivilligt arbejde og frivilligstrategi, 2016"
     assert kb().cite(["rs-politik", "rm-strategi"]) == "Region Sjællands frivilligpolitik, 2021; Region Midtjyllands frivilligstrategi, 2016"
+
+
+PLAINLY_UNKNOWN = re.compile("nævner ikke|står ikke|siger ikke|ved ikke|har ingen oplysninger")
+
+
+def test_every_unknown_says_so_in_plain_words() -> None:
+    responses = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
+    texts = [u.answer for u in kb().unknowns] + [responses[r][0]["text"] for r in ("utter_not_in_documents", "utter_region_not_covered", "utter_no_more")]
+    assert [t for t in texts if not PLAINLY_UNKNOWN.search(t)] == []
