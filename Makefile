@@ -99,7 +99,7 @@ test-scale: setup system-deps ## Two Rasa instances on PostgreSQL and Redis, loa
 	@$(PY) -m pytest tests/scale
 
 test: setup system-deps validate lint ## Everything: validate, lint, unit, end-to-end, test stories, scale
-	@$(PY) -m pytest tests/unit tests/e2e
+	@$(PY) -m pytest tests/unit tests/e2e tests/security
 	@$(PY) -m bot test-stories
 	@$(MAKE) --no-print-directory test-scale
 

@@ -45,8 +45,8 @@ def _flush_forever(lead_store: LeadStore) -> None:
             for draft, result in lead_store.intake.flush_spool():
                 log.info("Spooled lead %s written to the lead store", result.reference)
                 _notify(draft, result)
-        except Exception:  # a broken flush must not stop the next one
-            log.exception("Flushing spooled leads failed")
+        except Exception as exc:  # a broken flush must not stop the next one
+            log.error("Flushing spooled leads failed: %s", type(exc).__name__)  # never the message: it may quote a lead
 
 
 def _notify(draft: LeadDraft, result: SaveResult) -> None:
@@ -55,8 +55,8 @@ def _notify(draft: LeadDraft, result: SaveResult) -> None:
     data = {**draft.as_json(), "reference": result.reference}
     try:
         notify.send(data)
-    except Exception:
-        log.exception("Notification for %s failed", result.reference)
+    except Exception as exc:
+        log.error("Notification for %s failed: %s", result.reference, type(exc).__name__)
 
 
 def who_and_when(domain: DomainDict, region: str) -> tuple[str, str]:
@@ -78,8 +78,8 @@ def who_and_when(domain: DomainDict, region: str) -> tuple[str, str]:
 async def save(draft: LeadDraft) -> SaveResult | None:
     try:
         result = await asyncio.get_running_loop().run_in_executor(None, store().intake.save, draft)
-    except StoreUnavailable:
-        log.exception("Lead could not be stored or spooled")
+    except StoreUnavailable as exc:
+        log.error("Lead could not be stored or spooled: %s", type(exc.__cause__ or exc).__name__)
         return None
     if result.stored:
         await asyncio.get_running_loop().run_in_executor(None, _notify, draft, result)

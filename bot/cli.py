@@ -43,12 +43,9 @@ def cmd_rasa(args: argparse.Namespace) -> int:
 
 
 def cmd_actions(args: argparse.Namespace) -> int:
-    from rasa_sdk.__main__ import main_from_args
-    from rasa_sdk.endpoint import create_argument_parser
+    from actions.server import run
 
-    from bot.settings import settings
-
-    main_from_args(create_argument_parser().parse_args(["--actions", "actions", "--port", str(args.port or settings().action_port)]))
+    run(args.port)
     return 0
 
 

@@ -12,12 +12,22 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 # A conversation's sender id says which channel owns it: the Telegram bridge talks to Rasa
-# as "telegram:<chat id>"; the website widget (socket.io) and REST callers use their own ids.
+# as "telegram:<chat id>" on a route of its own, with a secret; the website widget (socket.io)
+# as "web:<id>" with an id the server issued and signed; REST callers use any other id and can
+# name neither of the others (bot/rasa_server/channels.py).
 TELEGRAM_SENDER_PREFIX = "telegram:"
+WEB_SENDER_PREFIX = "web:"
+RESERVED_SENDER_PREFIXES = (TELEGRAM_SENDER_PREFIX, WEB_SENDER_PREFIX)
 TELEGRAM = "telegram"
 SOCKETIO = "socketio"
 REST = "rest"
 CHANNELS = (SOCKETIO, REST, TELEGRAM)
+
+# What each derived secret is for (bot.settings.Settings.derived_secret).
+BRIDGE_PURPOSE = "telegram-bridge"
+ACTION_SERVER_PURPOSE = "action-server"
+WEB_SESSION_PURPOSE = "web-session"
+BRIDGE_TOKEN_HEADER = "X-Bridge-Token"
 
 # The longest message a citizen may send, on every channel (the widget's input field too).
 MAX_MESSAGE_CHARS = 1000
@@ -49,6 +59,8 @@ def channel_of(sender_id: str, input_channel: str | None) -> str:
     """The channel a conversation came through, as stored with a lead."""
     if sender_id.startswith(TELEGRAM_SENDER_PREFIX):
         return TELEGRAM
+    if sender_id.startswith(WEB_SENDER_PREFIX):
+        return SOCKETIO
     return input_channel or REST
 
 

@@ -6,6 +6,8 @@ variables and this module are the whole story of how the bot is configured.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass, field, fields
@@ -13,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Mapping
 
-from bot.conventions import PRIVACY_PATH
+from bot.conventions import ACTION_SERVER_PURPOSE, PRIVACY_PATH
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +43,10 @@ class Settings:
             "env": "RASA_URL",
             "doc": "Public base URL of the Rasa server as the widget and Telegram bridge reach it; default http://localhost:RASA_PORT.",
         },
+    )
+    action_host: str = field(
+        default="127.0.0.1",
+        metadata={"env": "ACTION_HOST", "doc": "Address the action server listens on: loopback unless Rasa runs on another machine of a private network."},
     )
     action_url: str = field(
         default="", metadata={"env": "ACTION_URL", "doc": "URL the Rasa server calls for custom actions; default http://localhost:ACTION_PORT/webhook."}
@@ -70,6 +76,13 @@ class Settings:
     )
     public_url: str = field(
         default="", metadata={"env": "PUBLIC_URL", "doc": "Public base URL of the web server (privacy notice links); default http://localhost:WEB_PORT."}
+    )
+    widget_origins_list: str = field(
+        default="",
+        metadata={
+            "env": "WIDGET_ORIGINS",
+            "doc": "Comma-separated origins of other sites whose pages may open the chat (socket.io); the web server's own always may.",
+        },
     )
     telegram_token: str = field(default="", metadata={"env": "TELEGRAM_BOT_TOKEN", "doc": "Starts the Telegram bridge when set."})
     telegram_webhook_url: str = field(
@@ -123,6 +136,13 @@ class Settings:
     def web_base_url(self) -> str:
         return (self.public_url or f"http://localhost:{self.web_port}").rstrip("/")
 
+    def widget_origins(self) -> list[str]:
+        """The sites whose pages may talk to the bot over socket.io: the web server's own and WIDGET_ORIGINS, not any site."""
+        own = self.web_base_url
+        allowed = {own, own.replace("//localhost", "//127.0.0.1"), own.replace("//127.0.0.1", "//localhost")}
+        allowed |= {o.strip().rstrip("/") for o in self.widget_origins_list.split(",") if o.strip()}
+        return sorted(allowed)
+
     @property
     def privacy_url(self) -> str:
         return f"{self.web_base_url}{PRIVACY_PATH}"
@@ -142,14 +162,25 @@ class Settings:
         return self.model_dir / "spacy" / "da_blank_lookup"
 
     def session_secret(self) -> str:
+        """SECRET_KEY, or a random key kept in VAR_DIR: created owner-only from the start, never readable by others."""
         if self.secret_key:
             return self.secret_key
         path = self.var_dir / "secret_key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process made it first
+            else:
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_hex(32))
         return path.read_text().strip()
+
+    def derived_secret(self, purpose: str) -> str:
+        """A key of its own for each use of the one secret: the Telegram bridge's, the action server's, web sessions'.
+        Every process and every instance that shares SECRET_KEY (or VAR_DIR) derives the same."""
+        return hmac.new(self.session_secret().encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
     def rasa_env(self) -> dict[str, str]:
         """The variables endpoints.yml expands, so Rasa reads the same settings as everything else."""
@@ -165,6 +196,7 @@ class Settings:
             redis_password = parts.password or ""
         return {
             "ACTION_ENDPOINT_URL": self.action_webhook_url,
+            "ACTION_ENDPOINT_TOKEN": self.derived_secret(ACTION_SERVER_PURPOSE),
             "TRACKER_STORE_URL": self.tracker_url,
             "LOCK_STORE_TYPE": lock_type,
             "LOCK_REDIS_HOST": redis_host,

@@ -17,6 +17,8 @@ os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 from stack import Stack, free_port
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# A region's own website that embeds the widget (tests/e2e/test_widget.py serves it here); the bot allows its origin.
+EMBEDDING_SITE = f"http://127.0.0.1:{free_port()}"
 
 
 class Mailbox:
@@ -68,6 +70,7 @@ def bot(model: Path, mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory)
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(mailbox.port),
             "SMTP_STARTTLS": "false",
+            "WIDGET_ORIGINS": EMBEDDING_SITE,
         },
     )
     with stack.running("actions", "rasa", "web"):

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from bot.conventions import BRIDGE_TOKEN_HEADER
 from stack import free_port
 
 BOT_USER: dict[str, Any] = {"id": 123456, "is_bot": True, "first_name": "Frivilligbotten", "username": "frivilligbotten_test_bot"}
@@ -179,7 +180,8 @@ def _json_or_text(value: Any) -> Any:
 
 @dataclass
 class FakeRasa:
-    """Rasa's REST channel, answering what the test sets: replies (or an echo), an HTTP error status, or a delay."""
+    """Rasa's bridge channel (REST with the bridge's secret header), answering what the test sets: replies (or an echo),
+    an HTTP error status, or a delay. Each received body is kept with the secret header it came with."""
 
     port: int | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
@@ -191,7 +193,7 @@ class FakeRasa:
 
     def __post_init__(self) -> None:
         app = web.Application()
-        app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_post("/webhooks/bridge/webhook", self._webhook)
         self.server = LoopbackServer(app, self.port)
 
     @property
@@ -207,7 +209,7 @@ class FakeRasa:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.received.append(body)
+        self.received.append({**body, "token": request.headers.get(BRIDGE_TOKEN_HEADER)})
         await asyncio.sleep(self.delays.get(body["message"], self.delay))
         if self.status != 200:
             return web.json_response({"error": "internal", "detail": "the fake was told to fail"}, status=self.status)

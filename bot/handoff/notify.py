@@ -19,6 +19,7 @@ from bot.settings import Settings, settings
 from bot.store.schema import HANDOFF
 
 log = logging.getLogger(__name__)
+SMTPS_PORT = 465
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), undefined=StrictUndefined, autoescape=False)
 
 
@@ -30,7 +31,6 @@ def compose(lead: dict[str, Any], config: Settings) -> EmailMessage:
         handoff=lead["kind"] == HANDOFF,
         coordinator=coordinator.name if coordinator else "",
         region=knowledge.region_name(lead["region"]) if lead["region"] else "-",
-        interests=", ".join(i.title for code in lead.get("interests") or [] if (i := knowledge.interest(code))),
         link=f"{config.web_base_url}/dashboard/leads/{lead['reference']}",
     )
     subject, _, text = body.partition("\n")
@@ -58,15 +58,37 @@ def send(lead: dict[str, Any], config: Settings | None = None) -> str:
     message = compose(lead, config)
     if config.smtp_host:
         try:
-            with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=10) as smtp:
-                smtp.ehlo()
-                if config.smtp_starttls and smtp.has_extn("starttls"):
-                    smtp.starttls(context=ssl.create_default_context())
-                    smtp.ehlo()
-                if config.smtp_user:
-                    smtp.login(config.smtp_user, config.smtp_password)
-                smtp.send_message(message)
+            deliver(message, config)
             return f"smtp:{message['To']}"
+        except InsecureMailServer as exc:
+            log.error("Refusing to send mail: %s Keeping the notification in the outbox.", exc)
         except (OSError, smtplib.SMTPException) as exc:
-            log.warning("SMTP failed (%s); keeping the notification in the outbox", exc)
+            log.warning("SMTP failed (%s); keeping the notification in the outbox", type(exc).__name__)
     return str(write_outbox(message, config.outbox_dir))
+
+
+class InsecureMailServer(smtplib.SMTPException):
+    """The server offers no TLS, and a password or the mail would go in clear text."""
+
+
+def deliver(message: EmailMessage, config: Settings) -> None:
+    """SMTPS on port 465; elsewhere STARTTLS, which is required whenever a login is configured."""
+    context = ssl.create_default_context()
+    if config.smtp_port == SMTPS_PORT:
+        with smtplib.SMTP_SSL(config.smtp_host, config.smtp_port, timeout=10, context=context) as smtp:
+            if config.smtp_user:
+                smtp.login(config.smtp_user, config.smtp_password)
+            smtp.send_message(message)
+        return
+    with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=10) as smtp:
+        smtp.ehlo()
+        tls_required = bool(config.smtp_user)
+        if config.smtp_starttls or tls_required:
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            elif tls_required:
+                raise InsecureMailServer(f"{config.smtp_host}:{config.smtp_port} offers no STARTTLS, and SMTP_USER is set.")
+        if config.smtp_user:
+            smtp.login(config.smtp_user, config.smtp_password)
+        smtp.send_message(message)

@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 # ddmmyy-xxxx or ddmmyyxxxx with a plausible day and month; not part of a longer number.
-CPR = re.compile(r"(?<![\d+])(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}[ -]?\d{4}(?!\d)")
+_SEP = r"[ \-\u2010-\u2015./]?"  # none, a space, a hyphen or dash, a dot or a slash: "010190-1234", "0101-90-1234", "01.01.90/1234"
+CPR = re.compile(rf"(?<![\d+])(?:0[1-9]|[12]\d|3[01]){_SEP}(?:0[1-9]|1[0-2]){_SEP}\d{{2}}{_SEP}\d{{4}}(?!\d)")
 MASK = "xxxxxx-xxxx"
 
 

@@ -1,6 +1,7 @@
 """Rasa's SQL tracker store, extended for data protection.
 
 - CPR numbers are masked before any event is written.
+- Database errors never show the statement's parameters (the citizen's messages).
 - When a conversation's erasure slot (bot.conventions.ERASURE_SLOT) is set (the citizen confirmed
   "slet mine oplysninger"), its stored events are deleted instead of saved. This has
   to happen here, in Rasa's own save under the conversation lock: events deleted by
@@ -24,6 +25,7 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, host: str | None = None, **kwargs: Any) -> None:
         super().__init__(host=host, **kwargs)
+        self.engine.hide_parameters = True  # a database error must not carry a citizen's message into the logs
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if tracker.get_slot(ERASURE_SLOT):

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 
+from bot.language.privacy import scrub
 from bot.store.audit import AuditLog
 from bot.store.database import Database
 from bot.store.export import lead_dict
@@ -106,7 +107,7 @@ class Casework:
             lead = session.execute(self._scoped(viewer).where(Lead.reference == reference)).scalar()
             if lead is None or not text.strip():
                 return False
-            session.add(Note(lead_id=lead.id, author=viewer.email, text=text.strip()[:4000]))
+            session.add(Note(lead_id=lead.id, author=viewer.email, text=scrub(text.strip()[:4000])))  # a CPR number is never stored
             self.audit.add(session, viewer.email, "note_added", reference)
             session.commit()
             return True

@@ -26,10 +26,10 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, future=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, future=True, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True, hide_parameters=True)
 
 
 class Database:

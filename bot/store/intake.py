@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
-from bot.conventions import citizen_actor
+from bot.conventions import CHANNELS, REST, citizen_actor
 from bot.language.privacy import scrub
 from bot.store.audit import AuditLog
 from bot.store.database import Database
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 UNAVAILABLE = (OperationalError, InterfaceError)
+REFERENCE_ATTEMPTS = 5
+UNREADABLE = "unreadable"  # spool subfolder for files that cannot be read as a lead
 
 
 class StoreUnavailable(Exception):
@@ -52,7 +54,8 @@ class LeadDraft:
         unknown = set(values) - set(FIELD_NAMES)
         if unknown:
             raise TypeError(f"not a field of a lead: {', '.join(sorted(unknown))}")
-        self.kind, self.conversation_id, self.channel = kind, conversation_id, channel
+        self.kind, self.conversation_id = kind, conversation_id
+        self.channel = channel if channel in CHANNELS else REST  # a known name, never text a caller chose
         self.consent_at, self.consent_version = consent_at, consent_version
         self.transcript = list(transcript or [])
         self.values = {f.name: values.get(f.name, f.empty) for f in LEAD_FIELDS}
@@ -86,8 +89,10 @@ class LeadDraft:
         parts += [",".join(value) if isinstance(value, list) else str(value) for value in self.values.values()]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
-    def reference(self, year: int | None = None) -> str:
-        number = int(self.key(), 16)
+    def reference(self, year: int | None = None, attempt: int = 0) -> str:
+        """The citizen's reference: from the submission's key, or on a collision with another lead's, the next try."""
+        key = self.key() if attempt == 0 else hashlib.sha256(f"{self.key()}:{attempt}".encode()).hexdigest()
+        number = int(key, 16)
         code = ""
         for _ in range(6):
             number, digit = divmod(number, len(_ALPHABET))
@@ -112,14 +117,22 @@ class Intake:
         try:
             reference, created = self._insert(draft)
             return SaveResult(reference, stored=True, created=created)
-        except (StoreUnavailable, *UNAVAILABLE) as exc:
+        except (StoreUnavailable, SQLAlchemyError) as exc:  # an outage, or any other database error: the lead waits, it is not lost
             if self.spool_dir is None:
-                raise StoreUnavailable(str(exc)) from exc
-            log.warning("Lead store unavailable, spooling lead: %s", exc)
+                raise StoreUnavailable(type(exc).__name__) from exc
+            log.warning("Lead store failed (%s), spooling lead", type(exc).__name__)  # never the message: it may quote the citizen's data
             self._spool(draft)
             return SaveResult(draft.reference(), stored=False, created=True)
 
     def _insert(self, draft: LeadDraft) -> tuple[str, bool]:
+        for attempt in range(REFERENCE_ATTEMPTS):
+            stored = self._insert_once(draft, attempt)
+            if stored is not None:
+                return stored
+        raise StoreUnavailable("no free reference")
+
+    def _insert_once(self, draft: LeadDraft, attempt: int) -> tuple[str, bool] | None:
+        """The lead's reference and whether it is new; None when its reference is another lead's (try the next)."""
         key = draft.key()
         with self.db.session() as session:
             existing = session.execute(sa.select(Lead.reference).where(Lead.submission_key == key)).scalar()
@@ -132,7 +145,7 @@ class Intake:
                 channel=draft.channel,
                 consent_version=draft.consent_version,
                 transcript=draft.transcript,
-                reference=draft.reference(),
+                reference=draft.reference(attempt=attempt),
                 submission_key=key,
                 consent_at=dt.datetime.fromisoformat(draft.consent_at) if draft.consent_at else None,
                 status=NEW,
@@ -146,6 +159,8 @@ class Intake:
                 existing = session.execute(sa.select(Lead.reference).where(Lead.submission_key == key)).scalar()
                 if existing:
                     return existing, False
+                if session.execute(sa.select(Lead.id).where(Lead.reference == draft.reference(attempt=attempt))).first():
+                    return None  # two submissions, one reference: the later takes the next
                 raise
             return lead.reference, True
 
@@ -156,6 +171,13 @@ class Intake:
         tmp = final.with_suffix(".tmp")
         tmp.write_text(json.dumps(draft.as_json(), ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, final)
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        assert self.spool_dir is not None
+        aside = self.spool_dir / UNREADABLE
+        aside.mkdir(parents=True, exist_ok=True)
+        os.replace(path, aside / path.name)
+        log.error("Spooled lead %s is unreadable (%s); moved to %s for a person to look at", path.name, type(exc).__name__, aside)
 
     def spooled(self) -> list[Path]:
         return sorted(self.spool_dir.glob("*.json")) if self.spool_dir and self.spool_dir.exists() else []
@@ -168,11 +190,18 @@ class Intake:
         """Write spooled leads; returns those written now (for notifications)."""
         written = []
         for path in self.spooled():
-            draft = self.read_spooled(path)
+            try:
+                draft = self.read_spooled(path)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self._set_aside(path, exc)  # one broken file must not hold back the leads behind it
+                continue
             try:
                 reference, created = self._insert(draft)
             except (StoreUnavailable, *UNAVAILABLE):
-                break
+                break  # the database is down: the rest wait too
+            except SQLAlchemyError as exc:
+                log.warning("Spooled lead %s not written (%s); trying again later", path.name, type(exc).__name__)
+                continue
             path.unlink()
             written.append((draft, SaveResult(reference, stored=True, created=created)))
         return written

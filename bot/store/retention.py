@@ -90,7 +90,7 @@ def purge(days: int | None = None, config: Settings | None = None, store: LeadSt
                 )
             )
     except SQLAlchemyError as exc:
-        log.warning("Tracker store not reachable; conversations are purged on the next run: %s", exc)
+        log.warning("Tracker store not reachable; conversations are purged on the next run: %s", type(exc).__name__)
         report["tracker_errors"] = 1
     report["login_attempts_deleted"] = _purge_login_attempts(store)
     store.audit.record(ACTOR, "retention_run", days=days, counts=report)
@@ -106,8 +106,8 @@ def start_daily(config: Settings, first_delay: float = 60.0, interval: float = 8
         while not stop.wait(delay):
             try:
                 log.info("Retention: %s", purge(config=config))
-            except Exception:
-                log.exception("Retention run failed; trying again at the next interval")
+            except Exception as exc:
+                log.error("Retention run failed (%s); trying again at the next interval", type(exc).__name__)
             delay = interval
 
     thread = threading.Thread(target=loop, name="retention", daemon=True)

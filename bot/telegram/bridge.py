@@ -25,7 +25,7 @@ from telegram.constants import ChatAction, InlineKeyboardButtonLimit, MessageLim
 from telegram.error import BadRequest
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.conventions import TELEGRAM, telegram_sender
+from bot.conventions import BRIDGE_PURPOSE, BRIDGE_TOKEN_HEADER, telegram_sender
 from bot.settings import ROOT, Settings, settings
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,9 @@ class Payloads:
 class TelegramBridge:
     """The handlers, the Rasa client and the payload map of one running Application."""
 
-    def __init__(self, rasa_url: str, texts: dict[str, str], timeout: float = RASA_TIMEOUT) -> None:
-        self.rasa_webhook = f"{rasa_url}/webhooks/rest/webhook"
+    def __init__(self, rasa_url: str, texts: dict[str, str], secret: str, timeout: float = RASA_TIMEOUT) -> None:
+        self.rasa_webhook = f"{rasa_url}/webhooks/bridge/webhook"  # the bridge's own route: only it may speak for Telegram users
+        self.secret = secret
         self.texts = texts
         self.timeout = timeout
         self.payloads = Payloads()
@@ -112,7 +113,7 @@ class TelegramBridge:
 
     async def start(self, application: Application) -> None:
         """post_init: open the one Rasa client and publish the command menu."""
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=5.0))
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=5.0), headers={BRIDGE_TOKEN_HEADER: self.secret})
         await application.bot.set_my_commands([BotCommand(command, self.texts[text]) for command, text in COMMAND_MENU.items()])
 
     async def stop(self, _application: Application) -> None:
@@ -175,7 +176,7 @@ class TelegramBridge:
         """Rasa's replies; None when Rasa is down, fails or is too slow."""
         if self._client is None:
             raise RuntimeError("The bridge is not started: post_init opens the Rasa client.")
-        body = {"sender": telegram_sender(chat_id), "message": message, "input_channel": TELEGRAM}
+        body = {"sender": telegram_sender(chat_id), "message": message}
         try:
             response = await self._client.post(self.rasa_webhook, json=body)
             response.raise_for_status()
@@ -194,9 +195,13 @@ class TelegramBridge:
         return InlineKeyboardMarkup(rows) if rows else None
 
 
+TELEGRAM_WEBHOOK_PURPOSE = "telegram-webhook"  # Settings.derived_secret: the webhook's secret when none is configured
+
+
 def webhook_secret(config: Settings) -> str:
-    """The secret Telegram sends in X-Telegram-Bot-Api-Secret-Token: configured, or derived from the bot token."""
-    return config.telegram_secret or hashlib.sha256(f"frivilligbotten-webhook:{config.telegram_token}".encode()).hexdigest()
+    """The secret Telegram sends in X-Telegram-Bot-Api-Secret-Token: configured, or a random one derived from SECRET_KEY
+    (not from the bot token, which more people than the server know)."""
+    return config.telegram_secret or config.derived_secret(TELEGRAM_WEBHOOK_PURPOSE)
 
 
 def webhook_options(config: Settings) -> dict[str, Any]:
@@ -213,7 +218,7 @@ def webhook_options(config: Settings) -> dict[str, Any]:
 
 def build_application(config: Settings, *, rasa_timeout: float = RASA_TIMEOUT) -> Application:
     """The bridge on config's bot token, Bot API URL and Rasa URL, not yet running."""
-    bridge = TelegramBridge(config.rasa_base_url, load_texts(), rasa_timeout)
+    bridge = TelegramBridge(config.rasa_base_url, load_texts(), config.derived_secret(BRIDGE_PURPOSE), rasa_timeout)
     application = (
         ApplicationBuilder()
         .token(config.telegram_token)

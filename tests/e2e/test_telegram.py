@@ -7,31 +7,27 @@ or through the webhook server; what the user sees is what the bridge sent to the
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import itertools
 import os
-import random
 import signal
 import sys
-from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
 import httpx
 import pytest
 import yaml
-from telegram import CallbackQuery, Chat, Message, MessageEntity, PhotoSize, Update, User
+from telegram import CallbackQuery, Message, PhotoSize, Update, User
 from telegram.constants import MessageLimit
-from telegram.ext import Application
+from telegram_user import bridge_config, citizen, message_update, new_chat_id, private_chat, running, say, update_ids
 
-from bot.settings import ROOT, Settings
-from bot.telegram.bridge import ALLOWED_UPDATES, Payloads, build_application, split_text, webhook_options
+from bot.conventions import BRIDGE_PURPOSE
+from bot.settings import ROOT
+from bot.telegram.bridge import Payloads, build_application, split_text, webhook_options
 from stack import Stack, free_port
 from telegram_fake import BOT_USER, Call, FakeRasa, FakeTelegram
 
 RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["responses"]
 LONG_PAYLOAD = '/ask_opportunities{"role": "vejviser", "place": "Region Midtjylland", "region": "midtjylland"}'
-_ids = itertools.count(1)
 
 
 def domain_text(name: str) -> str:
@@ -47,33 +43,12 @@ def utf16_len(text: str) -> int:
 
 
 # --- factories ------------------------------------------------------------------------
-def new_chat_id() -> int:
-    return random.randrange(10**8, 10**9)
-
-
-def citizen(chat_id: int) -> User:
-    return User(id=chat_id, first_name="Mette", is_bot=False, language_code="da")
-
-
-def private_chat(chat_id: int) -> Chat:
-    return Chat(id=chat_id, type=Chat.PRIVATE, first_name="Mette")
-
-
-def message_update(chat_id: int, text: str | None = None, **extra: Any) -> dict[str, Any]:
-    """A message from the citizen, as Telegram sends it: commands carry a bot_command entity."""
-    entities = [MessageEntity(MessageEntity.BOT_COMMAND, 0, len(text.split()[0]))] if text and text.startswith("/") else None
-    message = Message(
-        message_id=next(_ids), date=datetime.now(timezone.utc), chat=private_chat(chat_id), from_user=citizen(chat_id), text=text, entities=entities, **extra
-    )
-    return Update(update_id=next(_ids), message=message).to_dict()
-
-
 def button_update(chat_id: int, data: str, message_id: int) -> dict[str, Any]:
     """The citizen pressing a button with callback_data `data` under the bot's message `message_id`."""
     bot_user = User(id=BOT_USER["id"], first_name=BOT_USER["first_name"], is_bot=True)
     message = Message(message_id=message_id, date=datetime.now(timezone.utc), chat=private_chat(chat_id), from_user=bot_user, text="…")
-    query = CallbackQuery(id=str(next(_ids)), from_user=citizen(chat_id), chat_instance=str(chat_id), message=message, data=data)
-    return Update(update_id=next(_ids), callback_query=query).to_dict()
+    query = CallbackQuery(id=str(next(update_ids)), from_user=citizen(chat_id), chat_instance=str(chat_id), message=message, data=data)
+    return Update(update_id=next(update_ids), callback_query=query).to_dict()
 
 
 def keyboard(call: Call) -> list[dict[str, Any]]:
@@ -98,43 +73,6 @@ async def rasa() -> AsyncIterator[FakeRasa]:
     await fake.stop()
 
 
-def bridge_config(telegram: FakeTelegram, rasa_url: str, **env: str) -> Settings:
-    return Settings.from_env({"TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_URL": telegram.base_url, "RASA_URL": rasa_url, **env})
-
-
-@asynccontextmanager
-async def running(application: Application, **webhook: Any) -> AsyncIterator[Application]:
-    """What run_polling (or run_webhook, given its arguments) does, inside the test's event loop."""
-    assert application.updater is not None and application.post_init is not None and application.post_shutdown is not None
-    await application.initialize()
-    await application.post_init(application)
-    try:
-        if webhook:
-            await application.updater.start_webhook(**webhook)
-        else:
-            await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-        await application.start()
-        yield application
-    finally:
-        if application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()
-        await application.shutdown()
-        await application.post_shutdown(application)
-
-
-async def say(telegram: FakeTelegram, chat_id: int, text: str, expect: str) -> Call:
-    """Send a message through getUpdates and return the first new reply containing `expect`."""
-    before = len(telegram.messages(chat_id))
-    telegram.push(message_update(chat_id, text))
-
-    def answered() -> Call | None:
-        return next((c for c in telegram.messages(chat_id)[before:] if expect.casefold() in str(c.params["text"]).casefold()), None)
-
-    return await telegram.wait_for(answered, f"a reply containing {expect!r} to {text!r}")
-
-
 # --- 1. commands --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("command", "response"),
@@ -142,7 +80,7 @@ async def say(telegram: FakeTelegram, chat_id: int, text: str, expect: str) -> C
 )
 async def test_commands_start_their_intents(bot: Stack, telegram: FakeTelegram, command: str, response: str) -> None:
     chat_id = new_chat_id()
-    async with running(build_application(bridge_config(telegram, bot.rasa_url))):
+    async with running(build_application(bridge_config(telegram, bot.rasa_url, VAR_DIR=str(bot.var_dir)))):
         reply = await say(telegram, chat_id, command, domain_text(response))
 
     assert reply.params["text"] == domain_text(response)
@@ -158,7 +96,7 @@ async def test_commands_start_their_intents(bot: Stack, telegram: FakeTelegram, 
 
 async def test_start_greets_in_danish_with_buttons(bot: Stack, telegram: FakeTelegram) -> None:
     chat_id = new_chat_id()
-    async with running(build_application(bridge_config(telegram, bot.rasa_url))):
+    async with running(build_application(bridge_config(telegram, bot.rasa_url, VAR_DIR=str(bot.var_dir)))):
         greeting = await say(telegram, chat_id, "/start", "Frivilligbotten")
 
     assert "frivillig" in greeting.params["text"].lower()
@@ -169,7 +107,7 @@ async def test_start_greets_in_danish_with_buttons(bot: Stack, telegram: FakeTel
 async def test_message_without_text_gets_asked_for_text(bot: Stack, telegram: FakeTelegram) -> None:
     chat_id = new_chat_id()
     photo = [PhotoSize(file_id="photo-1", file_unique_id="u1", width=90, height=90)]
-    async with running(build_application(bridge_config(telegram, bot.rasa_url))):
+    async with running(build_application(bridge_config(telegram, bot.rasa_url, VAR_DIR=str(bot.var_dir)))):
         telegram.push(message_update(chat_id, photo=photo))
         reply = await telegram.wait_for(lambda: telegram.messages(chat_id), "a reply to a photo")
 
@@ -179,7 +117,7 @@ async def test_message_without_text_gets_asked_for_text(bot: Stack, telegram: Fa
 # --- 2. buttons ----------------------------------------------------------------------------
 async def test_button_press_goes_to_rasa_and_removes_the_keyboard(bot: Stack, telegram: FakeTelegram) -> None:
     chat_id = new_chat_id()
-    async with running(build_application(bridge_config(telegram, bot.rasa_url))):
+    async with running(build_application(bridge_config(telegram, bot.rasa_url, VAR_DIR=str(bot.var_dir)))):
         greeting = await say(telegram, chat_id, "/start", "Frivilligbotten")
         data = next(b["callback_data"] for b in keyboard(greeting) if b["callback_data"] == "/ask_confidentiality")
         press = button_update(chat_id, data, greeting.result["message_id"])
@@ -252,10 +190,15 @@ async def test_long_reply_is_split_with_buttons_on_the_last_message(telegram: Fa
 async def test_webhook_refuses_requests_without_the_secret(bot: Stack, telegram: FakeTelegram, secret: str) -> None:
     port = free_port()
     config = bridge_config(
-        telegram, bot.rasa_url, TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram", TELEGRAM_PORT=str(port), TELEGRAM_SECRET_TOKEN=secret
+        telegram,
+        bot.rasa_url,
+        TELEGRAM_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
+        TELEGRAM_PORT=str(port),
+        TELEGRAM_SECRET_TOKEN=secret,
+        VAR_DIR=str(bot.var_dir),
     )
     options = {**webhook_options(config), "listen": "127.0.0.1"}
-    expected = secret or hashlib.sha256(f"frivilligbotten-webhook:{telegram.token}".encode()).hexdigest()
+    expected = secret or config.derived_secret("telegram-webhook")
     chat_id = new_chat_id()
     async with running(build_application(config), **options), httpx.AsyncClient(timeout=30) as client:
         set_webhook = telegram.called("setWebhook")[0].params
@@ -295,7 +238,8 @@ async def test_rasa_outage_gets_a_friendly_message_and_the_bridge_recovers(teleg
             await rasa.stop()
 
     assert telegram.texts(chat_id) == [unavailable] * 3 + ["Hej! Hvad vil du vide om frivilligt arbejde?"]
-    assert [(r["sender"], r["message"], r["input_channel"]) for r in rasa.received][-1] == (f"telegram:{chat_id}", "hej en sidste gang", "telegram")
+    secret = bridge_config(telegram, f"http://127.0.0.1:{port}").derived_secret(BRIDGE_PURPOSE)
+    assert [(r["sender"], r["message"], r["token"]) for r in rasa.received][-1] == (f"telegram:{chat_id}", "hej en sidste gang", secret)
 
 
 # --- concurrency -----------------------------------------------------------------------------
@@ -360,7 +304,7 @@ async def test_command_without_token_explains_and_exits_2() -> None:
 
 
 async def test_command_polls_answers_and_stops_on_sigterm(bot: Stack, telegram: FakeTelegram) -> None:
-    env = bridge_env(TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_API_URL=telegram.base_url, RASA_URL=bot.rasa_url)
+    env = bridge_env(TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_API_URL=telegram.base_url, RASA_URL=bot.rasa_url, VAR_DIR=str(bot.var_dir))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "telegram", cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )

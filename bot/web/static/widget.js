@@ -8,10 +8,11 @@
  *
  * It loads vendor/socket.io.min.js and widget.css from the folder it was itself loaded from
  * (no external resources), then talks to Rasa's socket.io channel over the websocket transport
- * (Rasa's server does no CORS, so long-polling from another origin would fail). The Rasa session
- * id is kept in localStorage, so a reload continues the same conversation; the transcript is kept
- * in sessionStorage (it holds personal data such as a name and an e-mail address, so it does not
- * outlive the browser tab). Plain modern JavaScript, no build step, no framework.
+ * (Rasa's server does no CORS, so long-polling from another origin would fail). The session is
+ * issued and signed by the server; it and the transcript are kept in sessionStorage, so a reload
+ * continues the same conversation but the next person at a shared computer starts a new one (the
+ * transcript holds personal data such as a name and an e-mail address). Plain modern JavaScript,
+ * no build step, no framework.
  *
  * Security: bot and user text is only ever inserted as text nodes, never as HTML. URLs in the text
  * become links only for http(s), mailto and tel.
@@ -44,7 +45,7 @@
     privacy: "Sådan behandler vi dine oplysninger",
   };
 
-  const SESSION_KEY = "frivilligbotten:session"; // localStorage: {id, seen}
+  const SESSION_KEY = "frivilligbotten:session"; // sessionStorage: {id, seen}, the server's signed session token
   const TRANSCRIPT_KEY = "frivilligbotten:transcript"; // sessionStorage: {session, entries}
   const OPEN_KEY = "frivilligbotten:open"; // sessionStorage: "1" while the panel is open
   const SESSION_IDLE_MS = 120 * 60 * 1000; // domain.yml's session_expiration_time (a test checks they agree): then a new conversation
@@ -103,7 +104,6 @@
       },
     };
   }
-  const local = makeStore("localStorage");
   const tab = makeStore("sessionStorage");
 
   function readJson(store, key) {
@@ -117,13 +117,13 @@
 
   // --- the Rasa session id ---------------------------------------------------------------------------
   function storedSession() {
-    const value = readJson(local, SESSION_KEY);
-    if (!value || typeof value.id !== "string" || !/^[A-Za-z0-9_-]{8,64}$/.test(value.id)) return null;
+    const value = readJson(tab, SESSION_KEY);
+    if (!value || typeof value.id !== "string" || !/^[0-9a-f]{32}\.[0-9a-f]{64}$/.test(value.id)) return null;
     if (typeof value.seen !== "number" || Date.now() - value.seen > SESSION_IDLE_MS) return null;
     return value.id;
   }
   function keepSession(id) {
-    local.set(SESSION_KEY, JSON.stringify({ id: id, seen: Date.now() }));
+    tab.set(SESSION_KEY, JSON.stringify({ id: id, seen: Date.now() }));
   }
 
   // --- the transcript ----------------------------------------------------------------------------------
@@ -437,7 +437,7 @@
     session = null;
     entries = [];
     queue.length = 0;
-    local.remove(SESSION_KEY);
+    tab.remove(SESSION_KEY);
     tab.remove(TRANSCRIPT_KEY);
     setTyping(false);
     renderAll();
