@@ -83,6 +83,7 @@ async def test_a_question_about_a_role_or_place_is_answered_before_the_sign_up(t
         "jeg vil være frivillig",
         "jeg vil gerne være frivillig, hvordan skriver jeg mig op?",
         "jeg har længe haft lyst til at være frivillig, hvordan melder jeg mig?",
+        "må jeg melde mig her i chatten?",
     ],
 )
 async def test_a_wish_to_sign_up_starts_the_form(text: str) -> None:
