@@ -51,6 +51,7 @@ STRONG_KEYWORD = 9  # a topic named this specifically wins over a role or place 
 SURE_OUT_OF_SCOPE = 0.5  # from this confidence on, "out of scope" is believed unless the message names an unknown
 LIST_INTENTS = ("ask_list_item", "ask_strategy", "ask_sjaelland", "ask_specialsektor", "ask_committee", "followup")
 FOLLOWUP_MAX_WORDS = 9
+SHORT_FOLLOWUP_WORDS = 3
 MAX_QUESTIONS = 3
 # Where one question ends and the next begins: "?", or a comma or "og" before a question's first word.
 QUESTION_MARK = re.compile(r"\?+")
@@ -546,7 +547,8 @@ class Answerer:
         folded = words(self.text)
         if not folded or len(folded) > FOLLOWUP_MAX_WORDS or not self.tracker.get_slot(CONTEXT):
             return False
-        refers_back = any(w in self.kb.vocabulary["anaphora"] for w in folded) or folded[0] in ("og", "men")
+        short_aspect = len(folded) <= SHORT_FOLLOWUP_WORDS and bool(self.aspect())  # "hvor ofte?", "hvornår?", "fortæl mere"
+        refers_back = any(w in self.kb.vocabulary["anaphora"] for w in folded) or folded[0] in ("og", "men") or short_aspect
         names_something = self.kb.unknown_asked(self.text) is not None or any(entity_values(self.tracker, e) for e in OPPORTUNITY_ENTITIES)
         return refers_back and not names_something
 

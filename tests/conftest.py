@@ -48,8 +48,11 @@ class Mailbox:
 
 @pytest.fixture(scope="session")
 def model() -> Path:
+    """The model for the current inputs; TEST_MODEL names another one while only code outside the model changed."""
     from bot.tooling.training import ensure_model
 
+    if chosen := os.environ.get("TEST_MODEL"):
+        return Path(chosen)
     return ensure_model()
 
 
