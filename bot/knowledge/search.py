@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Iterable
 
 import bm25s
 import numpy as np
-import snowballstemmer
 
-from bot.language.text import fold, within_one_edit
+from bot.language.text import stem, within_one_edit
 
 if TYPE_CHECKING:
     from bot.knowledge.base import KnowledgeBase
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_stemmer = snowballstemmer.stemmer("danish")
 TYPO_MIN_LENGTH = 5  # shorter words are too close to other words to guess at
 TITLE_WEIGHT, KEYWORD_WEIGHT = 2, 2
 
@@ -42,12 +40,6 @@ class Entry:
     @property
     def kind(self) -> str:
         return self.ref.partition(":")[0]
-
-
-@cache
-def stem(word: str) -> str:
-    """One word in the index's spelling: folded first, so that every spelling of it stems alike."""
-    return str(_stemmer.stemWord(fold(word).replace(" ", "")))
 
 
 @cache

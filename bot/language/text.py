@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
+
+import snowballstemmer
 
 _WORD = re.compile(r"[a-z0-9]+")
+_OTHER_SCRIPT = re.compile(r"[^\W\d_a-z]+")  # letters left after folding: Arabic, Cyrillic, ...
+_stemmer = snowballstemmer.stemmer("danish")
 
 
 @lru_cache(maxsize=4096)
@@ -21,6 +25,18 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     return fold(text).split()
+
+
+@cache
+def stem(word: str) -> str:
+    """One word's Danish stem, folded first, so that every spelling of it stems alike."""
+    return str(_stemmer.stemWord(fold(word).replace(" ", "")))
+
+
+def other_script_words(text: str) -> list[str]:
+    """The words fold() leaves out because they are not in the Latin alphabet ("مرحبا", "привіт"), lowercased."""
+    lowered = unicodedata.normalize("NFKD", text.lower().replace("å", "aa").replace("æ", "ae").replace("ø", "oe"))
+    return _OTHER_SCRIPT.findall("".join(ch for ch in lowered if not unicodedata.combining(ch)))
 
 
 def within_one_edit(a: str, b: str) -> bool:
