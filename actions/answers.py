@@ -53,6 +53,13 @@ LIST_INTENTS = ("ask_list_item", "ask_strategy", "ask_sjaelland", "ask_specialse
 FOLLOWUP_MAX_WORDS = 9
 SHORT_FOLLOWUP_WORDS = 3
 MAX_QUESTIONS = 3
+# The heading of a list of opportunities, by (an organisation was named, a place was named): "Med Røde Kors i Region Sjælland …"
+FOUND = {
+    (False, False): "utter_opportunities_found",
+    (False, True): "utter_opportunities_found_in",
+    (True, False): "utter_opportunities_found_with",
+    (True, True): "utter_opportunities_found_with_in",
+}
 # Where one question ends and the next begins: "?", or a comma or "og" before a question's first word.
 QUESTION_MARK = re.compile(r"\?+")
 LEADING_CONJUNCTION = re.compile(r"^\s*(?:og|men|eller)\s+", re.I)  # "…? og kan man sige nej?"
@@ -465,10 +472,10 @@ class Answerer:
         if result.matches:
             listed = result.matches[:MAX_LISTED]
             sources = _sources([s for o in listed for s in o.source])
-            if place:
-                self.dispatcher.utter_message(response="utter_opportunities_found_in", place=place, items=_items(listed), source=sources)
-            else:
-                self.dispatcher.utter_message(response="utter_opportunities_found", items=_items(listed), source=sources)
+            named = [code for code in query.organisations if all(code in o.organisations for o in listed)]
+            organisation = self.kb.organisation_name(named[0]) if named else ""
+            response = FOUND[(bool(organisation), bool(place))]
+            self.dispatcher.utter_message(response=response, place=place, organisation=organisation, items=_items(listed), source=sources)
             interests = {o.interest for o in listed}
             events: List[EventType] = [SlotSet("last_list", [f"opp:{o.id}" for o in listed]), SlotSet(CONTEXT, f"opp:{listed[0].id}")]
             if len(interests) == 1:

@@ -233,6 +233,7 @@ class KnowledgeBase:
             )
             for o in _load("opportunities.yml")["opportunities"]
         ]
+        self.organisations: dict[str, str] = _load("opportunities.yml")["organisations"]  # entity value -> the name a citizen reads
         self.interests = [Interest(i["code"], i["title"], _folded(i.get("keywords"))) for i in _load("interests.yml")["interests"]]
         self.contacts = {c["region"]: Contact(**{**c, "source": _tuple(c.get("source"))}) for c in _load("contacts.yml")["contacts"]}
         self.unknowns = [
@@ -444,6 +445,9 @@ class KnowledgeBase:
         """Whether the text says one of the vocabulary's phrases (e.g. 'skip': "spring over")."""
         text_words = words(text)
         return any(phrase_score(p, text_words) for p in self.vocabulary.get(vocabulary, ()))
+
+    def organisation_name(self, code: str) -> str:
+        return self.organisations.get(code, code)
 
     def region_name(self, code: str) -> str:
         region = self.regions.get(code)

@@ -412,3 +412,18 @@ async def test_noget_andet_is_no_list_item() -> None:
     )
     _, said = await say(ActionAnswer(), tracker(message))
     assert "Østdanmark" in said and "Hvilken liste" not in said, said
+
+
+async def test_a_list_for_a_named_organisation_says_whose_it_is() -> None:
+    """ "røde kors i region sjælland": the list of what one can do is headed by the organisation and the region asked about."""
+    entities = [{"entity": "organisation", "value": "roede_kors"}, {"entity": "region", "value": "sjaelland"}]
+    _, said = await say(ActionAnswer(), tracker(user("røde kors i region sjælland", "ask_opportunities", entities=entities)))
+    assert said.startswith("Med Røde Kors i Region Sjælland kan du fx være:"), said
+    assert "Frivillig på sygehusene i Region Sjælland" in said
+
+
+def test_every_organisation_the_nlu_knows_has_a_name_to_show() -> None:
+    entities = yaml.safe_load((ROOT / "nlu" / "entities.yml").read_text(encoding="utf-8"))["nlu"]
+    codes = {o for opp in kb().opportunities for o in opp.organisations}
+    synonyms = {e["synonym"] for e in entities if "synonym" in e}
+    assert codes <= set(kb().organisations) <= synonyms
