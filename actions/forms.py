@@ -21,7 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.answers import CONTEXT, OFFER, ActionFallback, Answerer, is_question
 from actions.common import entity_values, form_slots, knowledge_intents, latest_intent, latest_text, text, user_turns
-from bot.conventions import MAX_MESSAGE_CHARS
+from bot.conventions import ERASURE_SLOT, MAX_MESSAGE_CHARS
 from bot.knowledge import geo, kb
 from bot.language import validation
 from bot.language.privacy import contains_cpr
@@ -522,14 +522,14 @@ class ActionCorrect(Action):
 
 
 class ActionCancelForm(Action):
-    """Cancelled: forget every answer, so that nothing is stored."""
+    """Cancelled: forget every answer and delete the conversation so far (it holds the answers), so that nothing is kept."""
 
     def name(self) -> str:
         return "action_cancel_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         dispatcher.utter_message(response="utter_cancelled")
-        return [SlotSet(slot, None) for slot in form_slots(domain)] + [SlotSet("requested_slot", None)]
+        return [SlotSet(slot, None) for slot in form_slots(domain)] + [SlotSet("requested_slot", None), SlotSet(ERASURE_SLOT, True)]
 
 
 class ActionResumeForm(Action):

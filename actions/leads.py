@@ -15,6 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import channel, form_slots, text, transcript
 from actions.forms import summary
@@ -22,12 +23,15 @@ from bot.conventions import ERASURE_SLOT
 from bot.handoff import notify
 from bot.handoff.routing import routing
 from bot.knowledge import kb
-from bot.store import LeadStore, open_store
+from bot.settings import settings
+from bot.store import LeadStore, open_store, retention
+from bot.store.citizens import Erasure
 from bot.store.intake import LeadDraft, SaveResult, StoreUnavailable
 from bot.store.schema import HANDOFF, SIGNUP, fields_of
 
 log = logging.getLogger(__name__)
 SPOOL_FLUSH_SECONDS = 5.0
+FILE_RETENTION_SECONDS = 3600.0  # how often this action server clears its own outbox and spool of files past their limits
 
 
 @cache
@@ -39,12 +43,18 @@ def store() -> LeadStore:
 
 
 def _flush_forever(lead_store: LeadStore) -> None:
+    next_retention = time.monotonic()
     while True:
         time.sleep(SPOOL_FLUSH_SECONDS)
         try:
             for draft, result in lead_store.intake.flush_spool():
                 log.info("Spooled lead %s written to the lead store", result.reference)
                 _notify(draft, result)
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + FILE_RETENTION_SECONDS
+                counts = retention.purge_files(settings(), lead_store.intake)
+                if any(counts.values()):
+                    lead_store.audit.record(retention.ACTOR, "retention_run", counts=counts)
         except Exception as exc:  # a broken flush must not stop the next one
             log.error("Flushing spooled leads failed: %s", type(exc).__name__)  # never the message: it may quote a lead
 
@@ -105,12 +115,17 @@ def _forget(slots: Iterable[str]) -> List[EventType]:
 
 
 class SubmitLead(Action, ABC):
-    """Store what a form collected, after consent, and tell the citizen who will call and when."""
+    """Store what a form collected, after consent, and tell the citizen who will call and when.
+
+    Without consent nothing is stored, and the conversation so far (which holds the answers)
+    is deleted at once, as utter_consent_refused says.
+    """
 
     kind: str
     consent_slot: str
     done: str
     queued: str
+    updated: str
 
     @abstractmethod
     def name(self) -> str:
@@ -127,22 +142,21 @@ class SubmitLead(Action, ABC):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if tracker.get_slot(self.consent_slot) is not True:
             dispatcher.utter_message(response="utter_consent_refused")
-            return _forget(form_slots(domain))
+            return [*_forget(form_slots(domain)), SlotSet(ERASURE_SLOT, True)]
         draft = draft_from(tracker, self.kind)
         result = await save(draft)
         if result is None:
             dispatcher.utter_message(response="utter_signup_failed")
             return []
         who, when = who_and_when(domain, draft["region"])
-        dispatcher.utter_message(
-            response=self.done if result.stored else self.queued, name=draft["name"].split()[0], reference=result.reference, who=who, when=when
-        )
+        response = self.updated if result.updated else self.done if result.stored else self.queued
+        dispatcher.utter_message(response=response, name=draft["name"].split()[0], reference=result.reference, who=who, when=when)
         self.after(dispatcher, draft)
         return [SlotSet("lead_reference", result.reference), *_forget(self.answered_slots())]
 
 
 class ActionSubmitSignup(SubmitLead):
-    kind, consent_slot, done, queued = SIGNUP, "consent", "utter_signup_done", "utter_signup_queued"
+    kind, consent_slot, done, queued, updated = SIGNUP, "consent", "utter_signup_done", "utter_signup_queued", "utter_signup_updated"
 
     def name(self) -> str:
         return "action_submit_signup"
@@ -150,6 +164,7 @@ class ActionSubmitSignup(SubmitLead):
 
 class ActionSubmitHandoff(SubmitLead):
     kind, consent_slot, done, queued = HANDOFF, "handoff_consent", "utter_handoff_done", "utter_handoff_queued"
+    updated = done  # handoffs are never merged (bot.store.intake.DEDUPLICATED_KINDS)
 
     def name(self) -> str:
         return "action_submit_handoff"
@@ -175,14 +190,34 @@ class ActionShowStoredData(Action):
         return []
 
 
+# What the citizen is told an erasure deleted, by the kinds of leads it found; the conversation always goes.
+ERASED = {
+    (): "utter_erased_nothing",
+    (SIGNUP,): "utter_erased_signup",
+    (HANDOFF,): "utter_erased_handoff",
+    (HANDOFF, SIGNUP): "utter_erased_signup_and_handoff",  # Erasure.kinds() is sorted
+}
+
+
+def erase(conversation_id: str) -> tuple[Erasure, int]:
+    """Every copy this action server can reach: the leads, spooled ones, the audit log's name for the citizen, unsent notifications."""
+    erasure = store().citizens.erase_conversation(conversation_id)
+    return erasure, notify.withdraw(erasure.references())
+
+
 class ActionEraseData(Action):
-    """Delete this sender's leads now; the tracker store deletes the conversation when it saves this turn."""
+    """Delete this sender's data now; the tracker store deletes the conversation when it saves this turn."""
 
     def name(self) -> str:
         return "action_erase_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        count = await asyncio.get_running_loop().run_in_executor(None, store().citizens.erase_conversation, tracker.sender_id)
-        dispatcher.utter_message(response="utter_erased")
-        log.info("Erased %d leads of a conversation on request", count)
+        try:
+            erasure, mails = await asyncio.get_running_loop().run_in_executor(None, erase, tracker.sender_id)
+        except SQLAlchemyError as exc:
+            log.error("Erasure failed; the citizen is asked to try again: %s", type(exc).__name__)
+            dispatcher.utter_message(response="utter_erasure_failed")
+            return []
+        dispatcher.utter_message(response=ERASED[erasure.kinds()], references=", ".join(erasure.references()))
+        log.info("Erased on request: %d leads, %d unsent notifications, %d audit entries made anonymous", len(erasure.leads), mails, erasure.audit_entries)
         return [SlotSet(ERASURE_SLOT, True)]

@@ -9,11 +9,14 @@ import argparse
 import json
 import subprocess
 import sys
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from bot.console import quiet_dependencies
 from bot.settings import ROOT, Settings
 from bot.store.schema import COORDINATOR, ROLES
+
+if TYPE_CHECKING:
+    from bot.store.accounts import Accounts
 
 
 def cmd_spacy_setup(_args: argparse.Namespace) -> int:
@@ -100,35 +103,67 @@ def cmd_leads_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_coordinators_add(args: argparse.Namespace) -> int:
+def _account_command(change: Callable[[Accounts], str]) -> int:
+    """Run one change of the dashboard accounts and print its outcome; bad input is an error for the operator."""
     from bot.store import open_store
     from bot.store.accounts import AccountError
 
     try:
-        password = open_store().accounts.add(args.email, args.name, args.role, args.region or [], args.password)
+        print(change(open_store().accounts))
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.password is None:
-        print(f"Created {args.email}; password (shown once): {password}")
-    else:
-        print(f"Created {args.email}")
     return 0
 
 
-def cmd_coordinators_list(_args: argparse.Namespace) -> int:
+def cmd_accounts_add(args: argparse.Namespace) -> int:
+    def add(accounts: Accounts) -> str:
+        password = accounts.add(args.email, args.name, args.role, args.region or [], args.password)
+        return f"Created {args.email}" if args.password is not None else f"Created {args.email}; password (shown once): {password}"
+
+    return _account_command(add)
+
+
+def cmd_accounts_list(_args: argparse.Namespace) -> int:
     from bot.store import open_store
 
     for row in open_store().accounts.all():
-        print(f"{row.email:<40} {row.role:<12} {','.join(row.regions or []) or '-'}  {row.name}")
+        state = " (disabled)" if row.disabled_at else " (must change password)" if row.must_change_password else ""
+        print(f"{row.email:<40} {row.role:<12} {','.join(row.regions or []) or '-'}  {row.name}{state}")
     return 0
+
+
+def cmd_accounts_disable(args: argparse.Namespace) -> int:
+    return _account_command(lambda accounts: f"Disabled {accounts.disable(args.email).email}; its sessions have ended")
+
+
+def cmd_accounts_enable(args: argparse.Namespace) -> int:
+    return _account_command(lambda accounts: f"Enabled {accounts.enable(args.email).email}")
+
+
+def cmd_accounts_reset_password(args: argparse.Namespace) -> int:
+    def reset(accounts: Accounts) -> str:
+        password = accounts.reset_password(args.email, args.password)
+        shown = "" if args.password is not None else f"; new password (shown once): {password}"
+        return f"Reset the password of {args.email}; its sessions have ended, and it must be changed at the next login{shown}"
+
+    return _account_command(reset)
+
+
+def cmd_accounts_update(args: argparse.Namespace) -> int:
+    def update(accounts: Accounts) -> str:
+        row = accounts.update(args.email, args.role, args.region)
+        return f"{row.email}: {row.role}, regions {','.join(row.regions or []) or '-'}"
+
+    return _account_command(update)
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from bot.store.retention import purge
 
     report = purge(days=args.days)
-    print(json.dumps(report, ensure_ascii=False))
+    for name, count in report.items():
+        print(f"{name:<32} {count}")
     return 0
 
 
@@ -150,8 +185,8 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bot", description="Frivilligbotten: the regions' volunteer chatbot.")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, group: Any = sub) -> argparse.ArgumentParser:
+        p = group.add_parser(name, help=help, description=help)
         p.set_defaults(func=func)
         return p
 
@@ -174,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
     add("telegram", cmd_telegram, "Run the Telegram bridge (needs TELEGRAM_BOT_TOKEN).")
     add("config", cmd_config, "List the environment variables and their defaults.")
     add("nlu-lookups", cmd_nlu_lookups, "Regenerate nlu/places.yml from bot/knowledge/regions.yml and municipalities.yml.")
-    purge = add("purge", cmd_purge, "Delete closed leads past retention and conversations without consent.")
+    purge = add("purge", cmd_purge, "Delete what is past its retention: leads, conversations, audit entries, outbox and spool files; prints each count.")
     purge.add_argument("--days", type=int, default=None, help="override RETENTION_DAYS")
 
     leads = sub.add_parser("leads", help="Lead store commands.")
@@ -183,17 +218,25 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.set_defaults(func=cmd_leads_export)
 
-    coord = sub.add_parser("coordinators", help="Dashboard accounts.")
-    coord_sub = coord.add_subparsers(dest="coord_command", required=True)
-    add_c = coord_sub.add_parser("add", help="Create an account; prints a random password unless --password is given.")
-    add_c.add_argument("email")
-    add_c.add_argument("--name", required=True)
-    add_c.add_argument("--role", choices=ROLES, default=COORDINATOR)
-    add_c.add_argument("--region", action="append", help="region code; repeat for several (coordinators only)")
-    add_c.add_argument("--password", help="set this password instead of a random one")
-    add_c.set_defaults(func=cmd_coordinators_add)
-    list_c = coord_sub.add_parser("list", help="List accounts.")
-    list_c.set_defaults(func=cmd_coordinators_list)
+    accounts = sub.add_parser("accounts", aliases=["coordinators"], help="Dashboard accounts; every change is in the audit log.")
+    accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    add_a = add("add", cmd_accounts_add, "Create an account; prints a random password unless --password is given.", accounts_sub)
+    add_a.add_argument("email")
+    add_a.add_argument("--name", required=True)
+    add_a.add_argument("--role", choices=ROLES, default=COORDINATOR)
+    add_a.add_argument("--region", action="append", help="region code; repeat for several (coordinators only)")
+    add_a.add_argument("--password", help="set this password instead of a random one")
+    add("list", cmd_accounts_list, "List accounts.", accounts_sub)
+    add("disable", cmd_accounts_disable, "Refuse the account's logins and end its sessions at once.", accounts_sub).add_argument("email")
+    add("enable", cmd_accounts_enable, "Let a disabled account log in again.", accounts_sub).add_argument("email")
+    reset_help = "Set a new password (random unless --password), to be changed at the next login; ends the account's sessions."
+    reset = add("reset-password", cmd_accounts_reset_password, reset_help, accounts_sub)
+    reset.add_argument("email")
+    reset.add_argument("--password", help="set this password instead of a random one")
+    update = add("update", cmd_accounts_update, "Change the role and/or the regions of an account.", accounts_sub)
+    update.add_argument("email")
+    update.add_argument("--role", choices=ROLES)
+    update.add_argument("--region", action="append", help="region code; repeat for several; replaces the account's regions")
     return ap
 
 

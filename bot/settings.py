@@ -12,6 +12,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from functools import cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Mapping
 
@@ -27,6 +28,14 @@ def _path(value: str) -> Path:
 
 def _sqlite(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+def _networks(variable: str, listing: str) -> list[IPv4Network | IPv6Network]:
+    """A comma-separated list of addresses and networks; a wrong entry names its variable."""
+    try:
+        return [ip_network(entry.strip(), strict=False) for entry in listing.split(",") if entry.strip()]
+    except ValueError as exc:
+        raise ValueError(f"{variable}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -70,9 +79,31 @@ class Settings:
     cookie_secure: bool = field(
         default=True, metadata={"env": "COOKIE_SECURE", "doc": "Send the dashboard session cookie over HTTPS only (browsers treat localhost as secure)."}
     )
+    dashboard_idle_minutes: int = field(
+        default=30,
+        metadata={"env": "DASHBOARD_IDLE_MINUTES", "doc": "A dashboard session ends after this many minutes without a request (and 8 hours after login)."},
+    )
+    trusted_proxies_list: str = field(
+        default="",
+        metadata={
+            "env": "TRUSTED_PROXIES",
+            "doc": "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For the dashboard and chat channels trust; empty: none.",
+        },
+    )
     retention_days: int = field(default=180, metadata={"env": "RETENTION_DAYS", "doc": "Closed leads older than this are purged."})
     conversation_retention_days: int = field(
         default=7, metadata={"env": "CONVERSATION_RETENTION_DAYS", "doc": "Conversations without a consented lead are deleted after this many idle days."}
+    )
+    open_lead_max_days: int = field(
+        default=365,
+        metadata={"env": "OPEN_LEAD_MAX_DAYS", "doc": "Open leads nobody has touched (status, assignment, note) for this many days are purged."},
+    )
+    audit_retention_days: int = field(default=730, metadata={"env": "AUDIT_RETENTION_DAYS", "doc": "Audit log entries older than this are deleted."})
+    outbox_retention_days: int = field(
+        default=30, metadata={"env": "OUTBOX_RETENTION_DAYS", "doc": "Notifications left in the outbox folder are deleted after this many days."}
+    )
+    spool_retention_days: int = field(
+        default=30, metadata={"env": "SPOOL_RETENTION_DAYS", "doc": "Leads still waiting in the spool (unreadable ones too) are deleted after this many days."}
     )
     public_url: str = field(
         default="", metadata={"env": "PUBLIC_URL", "doc": "Public base URL of the web server (privacy notice links); default http://localhost:WEB_PORT."}
@@ -84,12 +115,37 @@ class Settings:
             "doc": "Comma-separated origins of other sites whose pages may open the chat (socket.io); the web server's own always may.",
         },
     )
+    rate_limit_conversation: int = field(
+        default=20,
+        metadata={
+            "env": "RATE_LIMIT_CONVERSATION",
+            "doc": "Messages a conversation may send per minute (REST, socket.io, each Telegram chat); more get a short refusal, not the dialogue. 0: none.",
+        },
+    )
+    rate_limit_address: int = field(
+        default=60,
+        metadata={
+            "env": "RATE_LIMIT_ADDRESS",
+            "doc": "Messages per minute from one client address (IPv6: its /64) over REST and socket.io together; behind a proxy set TRUSTED_PROXIES. 0: none.",
+        },
+    )
+    rate_limit_exempt_list: str = field(
+        default="127.0.0.1,::1",
+        metadata={
+            "env": "RATE_LIMIT_EXEMPT",
+            "doc": "Comma-separated client addresses or networks the per-address limit leaves out: this machine's own tools (evaluation, benchmark).",
+        },
+    )
     telegram_token: str = field(default="", metadata={"env": "TELEGRAM_BOT_TOKEN", "doc": "Starts the Telegram bridge when set."})
     telegram_webhook_url: str = field(
         default="", metadata={"env": "TELEGRAM_WEBHOOK_URL", "doc": "Public HTTPS URL for webhook mode; empty means long polling."}
     )
     telegram_secret: str = field(
-        default="", metadata={"env": "TELEGRAM_SECRET_TOKEN", "doc": "Secret token Telegram sends with webhook calls; default derived from the bot token."}
+        default="",
+        metadata={
+            "env": "TELEGRAM_SECRET_TOKEN",
+            "doc": "Secret token Telegram sends with webhook calls: at least 24 random characters of A-Z, a-z, 0-9, _ and -; default derived from SECRET_KEY.",
+        },
     )
     telegram_port: int = field(default=8443, metadata={"env": "TELEGRAM_PORT", "doc": "Local port of the webhook listener."})
     telegram_api_url: str = field(
@@ -142,6 +198,14 @@ class Settings:
         allowed = {own, own.replace("//localhost", "//127.0.0.1"), own.replace("//127.0.0.1", "//localhost")}
         allowed |= {o.strip().rstrip("/") for o in self.widget_origins_list.split(",") if o.strip()}
         return sorted(allowed)
+
+    def trusted_proxies(self) -> list[IPv4Network | IPv6Network]:
+        """TRUSTED_PROXIES as networks (a single address is a network of one); a wrong entry stops the start."""
+        return _networks("TRUSTED_PROXIES", self.trusted_proxies_list)
+
+    def rate_limit_exempt(self) -> list[IPv4Network | IPv6Network]:
+        """RATE_LIMIT_EXEMPT as networks, like TRUSTED_PROXIES."""
+        return _networks("RATE_LIMIT_EXEMPT", self.rate_limit_exempt_list)
 
     @property
     def privacy_url(self) -> str:

@@ -9,7 +9,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -50,6 +50,21 @@ def write_outbox(message: EmailMessage, outbox: Path) -> Path:
     path = outbox / f"{stamp}-{message['X-Lead-Reference']}.eml"
     path.write_bytes(bytes(message))
     return path
+
+
+def outbox_files(outbox: Path) -> list[Path]:
+    """The notifications waiting in the outbox (retention deletes them after OUTBOX_RETENTION_DAYS)."""
+    return sorted(outbox.glob("*.eml")) if outbox.exists() else []
+
+
+def withdraw(references: Iterable[str], config: Settings | None = None) -> int:
+    """Delete the unsent notifications about these leads (an erased lead leaves no mail behind); returns how many."""
+    config = config or settings()
+    endings = tuple(f"-{reference}.eml" for reference in references)
+    removed = [path for path in outbox_files(config.outbox_dir) if endings and path.name.endswith(endings)]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return len(removed)
 
 
 def send(lead: dict[str, Any], config: Settings | None = None) -> str:

@@ -1,7 +1,8 @@
 """Read and delete conversations in Rasa's SQL tracker store (the `events` table of SQLTrackerStore).
 
 The dashboard uses it to delete a lead's conversation, to find the questions the bot
-did not understand, and the retention job to remove conversations without consent.
+did not understand (masked, and only of the coordinator's regions), and the retention job
+to remove conversations without consent.
 Only conversations that no Rasa process is handling at that moment should be deleted
 here; a citizen's own erasure request goes through bot.rasa_server.tracker_store instead.
 
@@ -12,15 +13,24 @@ dashboard need not import Rasa; tests/unit/test_rasa_patches.py checks that the 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections import Counter
 from functools import cache
 from pathlib import Path
+from typing import Any, Collection, Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.language.privacy import scrub
+from bot.language.validation import EMAIL_IN_TEXT, PHONE_IN_TEXT
 from bot.store.database import make_engine
+
+REGION_SLOT = "region"  # the slot of the lead field "region" (bot.store.schema.LEAD_FIELDS): a conversation's region
+CONVERSATION_RESETS = ("restart", "session_started")  # events after which no form is active
+EMAIL_MASK = "xxx@xxx"
+PHONE_MASK = "xx xx xx xx"
 
 metadata = sa.MetaData()
 events = sa.Table(
@@ -56,17 +66,54 @@ def delete(url: str, sender_id: str) -> int:
         return int(connection.execute(sa.delete(events).where(events.c.sender_id == sender_id)).rowcount or 0)
 
 
-def unanswered(url: str, limit: int = 10, since: dt.datetime | None = None) -> list[tuple[str, int]]:
-    """The texts the NLU most often could not classify (intent nlu_fallback), with counts."""
-    query = sa.select(events.c.data).where(events.c.type_name == "user", events.c.intent_name == "nlu_fallback")
+def masked(text: str) -> str:
+    """The text with CPR numbers, e-mail addresses and phone numbers masked; CPR first, as its digits look like a phone number."""
+    return PHONE_IN_TEXT.sub(PHONE_MASK, EMAIL_IN_TEXT.sub(EMAIL_MASK, scrub(text)))
+
+
+def _fallbacks_outside_forms(rows: Iterable[Any], regions: Collection[str] | None) -> Iterator[str]:
+    """From one or more conversations' events in order: the texts of nlu_fallback messages not typed while a form
+    was active, of the conversations whose region (the last value of the region slot) is in `regions`."""
+    for _sender, conversation in itertools.groupby(rows, key=lambda row: row.sender_id):
+        texts: list[str] = []
+        region: str | None = None
+        in_form = False
+        for row in conversation:
+            data = json.loads(row.data or "{}")
+            if row.type_name == "active_loop":
+                in_form = bool(data.get("name"))
+            elif row.type_name in CONVERSATION_RESETS:
+                in_form = False
+            elif row.type_name == "slot":
+                region = data.get("value") or region
+            elif row.intent_name == "nlu_fallback" and not in_form:
+                texts.append(str(data.get("text") or "").strip())
+        if regions is None or region in regions:
+            yield from texts
+
+
+def unanswered(url: str, regions: Collection[str] | None = None, limit: int = 10, since: dt.datetime | None = None) -> list[tuple[str, int]]:
+    """The texts the NLU most often could not classify (intent nlu_fallback), masked, with counts.
+
+    Answers typed inside a form (names, addresses) are left out. With `regions`, only conversations of
+    those regions count; None (an admin) counts every conversation, those without a region too.
+    """
+    fallback = sa.and_(events.c.type_name == "user", events.c.intent_name == "nlu_fallback")
     if since is not None:
-        query = query.where(events.c.timestamp >= since.timestamp())
+        fallback = sa.and_(fallback, events.c.timestamp >= since.timestamp())
+    senders = sa.select(events.c.sender_id).where(fallback).distinct()
+    wanted = sa.or_(
+        fallback,
+        events.c.type_name.in_(("active_loop", *CONVERSATION_RESETS)),
+        sa.and_(events.c.type_name == "slot", events.c.action_name == REGION_SLOT),  # Rasa keeps a slot's name there
+    )
+    query = sa.select(events.c.sender_id, events.c.type_name, events.c.intent_name, events.c.data)
+    query = query.where(events.c.sender_id.in_(senders), wanted).order_by(events.c.sender_id, events.c.id)
     counts: Counter[str] = Counter()
     with engine(url).connect() as connection:
-        for (data,) in connection.execute(query):
-            text = str(json.loads(data).get("text") or "").strip()
+        for text in _fallbacks_outside_forms(connection.execute(query), regions):
             if text and not text.startswith("/"):
-                counts[" ".join(text.lower().split())[:200]] += 1
+                counts[" ".join(masked(text).lower().split())[:200]] += 1
     return counts.most_common(limit)
 
 

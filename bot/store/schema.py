@@ -131,10 +131,24 @@ class Coordinator(Base):
     role = sa.Column(sa.String(20), nullable=False, default=COORDINATOR)
     regions = sa.Column(sa.JSON, nullable=False, default=list)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    disabled_at = sa.Column(sa.DateTime, nullable=True)  # a disabled account cannot log in and has no sessions
+    must_change_password = sa.Column(sa.Boolean, nullable=False, default=False)  # a password someone else chose: changed at first login
 
     @property
     def is_admin(self) -> bool:
         return bool(self.role == ADMIN)
+
+
+class DashboardSession(Base):
+    """A dashboard login, kept on the server so that logout, a password change or a disabled account ends it
+    at once, in every web process. The browser's cookie holds the token; only its SHA-256 is stored."""
+
+    __tablename__ = "dashboard_sessions"
+
+    token_hash = sa.Column(sa.String(64), primary_key=True)
+    coordinator_id = sa.Column(sa.Integer, sa.ForeignKey("coordinators.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    last_seen = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
 
 class AuditEntry(Base):

@@ -2,15 +2,18 @@
 
 Every text, command and button press goes to Rasa as sender "telegram:<chat id>", and every
 reply comes back as Telegram messages, with Rasa's buttons as an inline keyboard. Long polling
-by default, a webhook when TELEGRAM_WEBHOOK_URL is set. The bridge's own texts (Rasa is
-unavailable, a button has expired, the command menu) are responses in domain.yml.
+by default, a webhook when TELEGRAM_WEBHOOK_URL is set, with a random secret compared in constant
+time. The bridge's own texts (Rasa is unavailable, a button has expired, the command menu) are
+responses in domain.yml; when a chat sends too much, Rasa's refusal is passed on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
+import re
 import sys
 import weakref
 from collections import OrderedDict
@@ -179,7 +182,8 @@ class TelegramBridge:
         body = {"sender": telegram_sender(chat_id), "message": message}
         try:
             response = await self._client.post(self.rasa_webhook, json=body)
-            response.raise_for_status()
+            if response.status_code != httpx.codes.TOO_MANY_REQUESTS:  # over the chat's rate limit, Rasa's refusal is the reply
+                response.raise_for_status()
             replies = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("Rasa did not answer: %r", exc)
@@ -196,12 +200,58 @@ class TelegramBridge:
 
 
 TELEGRAM_WEBHOOK_PURPOSE = "telegram-webhook"  # Settings.derived_secret: the webhook's secret when none is configured
+WEBHOOK_SECRET_ALPHABET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+WEBHOOK_SECRET_MIN_CHARS = 24
+WEBHOOK_SECRET_MIN_DISTINCT = 8  # 24 random characters of that alphabet have about 20 different ones
 
 
-def webhook_secret(config: Settings) -> str:
+class WeakWebhookSecret(ValueError):
+    """A configured TELEGRAM_SECRET_TOKEN that anyone could guess: the bridge refuses to start a webhook with it."""
+
+
+class WebhookSecret(str):
+    """The webhook's secret, equal only to the same text, compared in constant time.
+
+    python-telegram-bot's webhook handler checks the X-Telegram-Bot-Api-Secret-Token header with `token != secret`,
+    which stops at the first character that differs. Python asks the right operand first when its type is a subclass
+    of the left one's, so this comparison decides (tests/security/test_telegram_secret.py proves that it does).
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and hmac.compare_digest(other.encode("utf-8", "surrogateescape"), self.encode())
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = str.__hash__
+
+
+def weakness(secret: str, bot_token: str) -> str | None:
+    """Why a configured secret is guessable, or None."""
+    if not WEBHOOK_SECRET_ALPHABET.fullmatch(secret):
+        return "may hold only the letters A-Z and a-z, digits, _ and - (Telegram's rule), at most 256 of them"
+    if len(secret) < WEBHOOK_SECRET_MIN_CHARS:
+        return f"is too short: {len(secret)} characters"
+    if len(set(secret)) < WEBHOOK_SECRET_MIN_DISTINCT:
+        return "has too few different characters to be random"
+    token_secret = bot_token.partition(":")[2]
+    if token_secret and (secret in bot_token or token_secret in secret):
+        return "is taken from the bot token"
+    return None
+
+
+def webhook_secret(config: Settings) -> WebhookSecret:
     """The secret Telegram sends in X-Telegram-Bot-Api-Secret-Token: configured, or a random one derived from SECRET_KEY
-    (not from the bot token, which more people than the server know)."""
-    return config.telegram_secret or config.derived_secret(TELEGRAM_WEBHOOK_PURPOSE)
+    (not from the bot token, which more people than the server know). A guessable configured one raises WeakWebhookSecret."""
+    if not config.telegram_secret:
+        return WebhookSecret(config.derived_secret(TELEGRAM_WEBHOOK_PURPOSE))
+    problem = weakness(config.telegram_secret, config.telegram_token)
+    if problem is not None:
+        raise WeakWebhookSecret(
+            f"TELEGRAM_SECRET_TOKEN {problem}. Set at least {WEBHOOK_SECRET_MIN_CHARS} random characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))'), or leave it empty to derive one from SECRET_KEY."
+        )
+    return WebhookSecret(config.telegram_secret)
 
 
 def webhook_options(config: Settings) -> dict[str, Any]:
@@ -246,12 +296,17 @@ def main() -> int:
     if not config.telegram_token:
         print("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and set its token to start the Telegram bridge.", file=sys.stderr)
         return 2
+    try:
+        webhook = webhook_options(config) if config.telegram_webhook_url else None
+    except WeakWebhookSecret as exc:
+        print(f"The Telegram bridge does not start: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, and those contain the bot token
     application = build_application(config)
-    if config.telegram_webhook_url:
+    if webhook is not None:
         log.info("Telegram bridge: webhook on port %s, Rasa at %s", config.telegram_port, config.rasa_base_url)
-        application.run_webhook(**webhook_options(config))
+        application.run_webhook(**webhook)
     else:
         log.info("Telegram bridge: long polling, Rasa at %s", config.rasa_base_url)
         application.run_polling(allowed_updates=ALLOWED_UPDATES)

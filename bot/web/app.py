@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 
 import waitress
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -21,6 +21,8 @@ from bot.web.state import attach
 SESSION_LIFETIME = dt.timedelta(hours=8)
 # The dashboard has no scripts at all; inline style attributes draw the chart bars.
 DASHBOARD_CSP = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+# With secure cookies the dashboard is served over HTTPS: browsers then never try it over plain HTTP for a year.
+HSTS = "max-age=31536000"
 
 
 def _error_page(code: int, kind: str) -> ResponseReturnValue:
@@ -46,6 +48,8 @@ def _security_headers(response: Response) -> Response:
         response.headers.setdefault("X-Frame-Options", "DENY")
     if request.path.startswith("/dashboard"):
         response.headers["Cache-Control"] = "no-store"
+        if current_app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

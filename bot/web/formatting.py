@@ -1,8 +1,9 @@
-"""How times and numbers look in the dashboard: Danish local time, Danish number style."""
+"""How values look in the dashboard: Danish local time, Danish number style, safe mailto: links."""
 
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 from flask import Flask
 
@@ -40,6 +41,11 @@ def iso_local(value: dt.datetime | None) -> str:
     return local(value).isoformat(timespec="minutes") if value else ""
 
 
+def mailto(address: str) -> str:
+    """A mailto: link to exactly this address: "?", "&" or "%" in it cannot add a subject, copies or a body."""
+    return f"mailto:{quote(address, safe='@')}"
+
+
 def interest_title(code: str) -> str:
     interest = kb().interest(code)
     return interest.title if interest else code
@@ -48,6 +54,7 @@ def interest_title(code: str) -> str:
 def install(app: Flask) -> None:
     app.add_template_filter(when)
     app.add_template_filter(iso_local)
+    app.add_template_filter(mailto)
     app.add_template_global(kb().region_name, "region_name")
     app.add_template_global(interest_title)
     app.add_template_global(lambda: list(kb().regions.values()), "all_regions")

@@ -58,12 +58,13 @@ def _regions(me: Viewer) -> list[str]:
     return list(kb().regions) if me.is_admin else list(me.regions)
 
 
-def unanswered_questions(url: str) -> list[tuple[str, int]] | None:
-    """The questions the bot most often did not understand; None when the tracker store is not there or not reachable."""
+def unanswered_questions(url: str, me: Viewer) -> list[tuple[str, int]] | None:
+    """The questions the bot most often did not understand in the viewer's regions (an admin's: all conversations);
+    None when the tracker store is not there or not reachable."""
     if not conversations.tracker_exists(url):
         return None
     try:
-        return conversations.unanswered(url)
+        return conversations.unanswered(url, regions=None if me.is_admin else me.regions)
     except SQLAlchemyError as exc:
         log.warning("Tracker store not readable for the overview: %s", exc)
         return None
@@ -80,7 +81,7 @@ def index() -> ResponseReturnValue:
     for lead in leads:
         by_region[lead.region] = by_region.get(lead.region, 0) + 1
         by_status[lead.status] = by_status.get(lead.status, 0) + 1
-    questions = unanswered_questions(config().tracker_url)
+    questions = unanswered_questions(config().tracker_url, me)
     return render_template(
         "overview.html",
         total=total,

@@ -1,4 +1,4 @@
-"""What every view needs from the app: its configuration and its one lead store.
+"""What every view needs from the app: its configuration, its one lead store and the proxies it trusts.
 
 The app factory puts them on the app, so a test's app never touches the global settings.
 """
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from bot.proxies import Networks
 from bot.settings import Settings
 from bot.store import LeadStore, open_store
 
@@ -19,10 +20,12 @@ KEY = "frivillig"
 class WebState:
     config: Settings
     store: LeadStore
+    proxies: Networks
 
 
 def attach(app: Flask, config: Settings) -> WebState:
-    state = WebState(config=config, store=open_store(config))
+    """Parsing TRUSTED_PROXIES here means a wrong entry stops the web server at start, not at the first login."""
+    state = WebState(config=config, store=open_store(config), proxies=config.trusted_proxies())
     app.extensions[KEY] = state
     return state
 

@@ -73,7 +73,7 @@ def test_two_submissions_with_one_reference_get_two_references(store: LeadStore,
         return first.reference if attempt == 0 else original(self, year, attempt)
 
     monkeypatch.setattr(LeadDraft, "reference", clashing)
-    second = store.intake.save(draft(conversation="conv-other"))
+    second = store.intake.save(draft(conversation="conv-other", email="en.anden@example.dk"))
     assert second.stored and second.created and second.reference != first.reference
     assert sorted(lead["reference"] for lead in store.cases.all_leads()) == sorted([first.reference, second.reference])
 

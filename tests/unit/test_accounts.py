@@ -1,4 +1,4 @@
-"""Tests for bot.web.accounts: creating accounts, argon2 passwords, login throttling and the demo admin."""
+"""Tests for bot.store.accounts: creating and changing accounts, argon2 passwords, login throttling, sessions and the demo admin."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from argon2 import PasswordHasher
 
 from bot.settings import ROOT
-from bot.store import LeadStore
-from bot.store.accounts import AccountError, LoginThrottled, viewer_of
-from bot.store.schema import AuditEntry, Coordinator, LoginAttempt, utcnow
+from bot.store import LeadStore, migrations
+from bot.store.accounts import AccountError, LoginThrottled, SessionPolicy, viewer_of
+from bot.store.database import make_engine
+from bot.store.schema import LEAD_FIELDS, AuditEntry, Coordinator, DashboardSession, LoginAttempt, utcnow
 
 
 @pytest.fixture
@@ -24,6 +27,10 @@ def store(tmp_path: Path) -> LeadStore:
 
 def _audit(store: LeadStore) -> list[AuditEntry]:
     return list(reversed(store.audit.entries()))
+
+
+def _logins(store: LeadStore) -> list[AuditEntry]:
+    return [e for e in _audit(store) if e.action.startswith("login")]
 
 
 def _age_attempts(store: LeadStore, minutes: int) -> None:
@@ -105,7 +112,7 @@ def test_authenticate_with_the_right_password_ignores_case_and_spaces(store: Lea
     coordinator = store.accounts.authenticate("  Mette@RM.dk ", "rigtig-kode-123", "10.0.0.1")
     assert coordinator is not None and coordinator.name == "Mette"
     assert viewer_of(coordinator).regions == ("midtjylland",)
-    assert [(e.actor, e.action, e.detail) for e in _audit(store)] == [("mette@rm.dk", "login", {"client": "10.0.0.1"})]
+    assert [(e.actor, e.action, e.detail) for e in _logins(store)] == [("mette@rm.dk", "login", {"client": "10.0.0.1"})]
 
 
 @pytest.mark.parametrize(("email", "password"), [("mette@rm.dk", "forkert-kode"), ("ukendt@rm.dk", "rigtig-kode-123"), ("", ""), ("mette@rm.dk", "")])
@@ -113,7 +120,7 @@ def test_authenticate_refuses_wrong_passwords_and_unknown_accounts_and_logs_with
     store: LeadStore, mette: str, email: str, password: str
 ) -> None:
     assert store.accounts.authenticate(email, password, "10.0.0.1") is None
-    [entry] = _audit(store)
+    [entry] = _logins(store)
     assert entry.action == "login_failed" and entry.detail == {"client": "10.0.0.1", "reason": "invalid"}
     assert "rigtig-kode-123" not in repr(entry.detail) and "forkert-kode" not in repr(entry.detail)
 
@@ -192,3 +199,88 @@ def test_ensure_demo_admin_does_nothing_when_accounts_exist(store: LeadStore, me
     assert store.accounts.ensure_demo_admin() is None
     with store.db.session() as session:
         assert [c.email for c in session.execute(sa.select(Coordinator)).scalars()] == ["mette@rm.dk"]
+
+
+# --------------------------------------------------------------------------- changing accounts and sessions
+
+
+@pytest.mark.parametrize(
+    ("email", "role", "regions", "message"),
+    [
+        ("mette@rm.dk", None, None, "nothing to change"),
+        ("ukendt@rm.dk", "admin", None, "no account for ukendt@rm.dk"),
+        ("mette@rm.dk", None, [], "needs at least one region"),
+        ("mette@rm.dk", None, ["jylland"], "unknown region"),
+        ("mette@rm.dk", "superuser", None, "role must be one of"),
+    ],
+)
+def test_update_refuses_bad_input_and_changes_nothing(
+    store: LeadStore, mette: str, email: str, role: str | None, regions: list[str] | None, message: str
+) -> None:
+    with pytest.raises(AccountError, match=message):
+        store.accounts.update(email, role=role, regions=regions)
+    [row] = store.accounts.all()
+    assert (row.role, row.regions) == ("coordinator", ["midtjylland"])
+    assert [e.action for e in _audit(store)] == ["account_created"]
+
+
+def test_an_admin_made_coordinator_keeps_no_region_it_did_not_get(store: LeadStore) -> None:
+    store.accounts.add("anne@regionh.dk", "Anne", "admin", [])
+    with pytest.raises(AccountError, match="needs at least one region"):
+        store.accounts.update("anne@regionh.dk", role="coordinator")
+    assert store.accounts.update("anne@regionh.dk", role="coordinator", regions=["sjaelland"]).regions == ["sjaelland"]
+
+
+def test_reset_password_refuses_a_short_one_and_an_unknown_account(store: LeadStore, mette: str) -> None:
+    with pytest.raises(AccountError, match="at least 8 characters"):
+        store.accounts.reset_password("mette@rm.dk", "kort")
+    with pytest.raises(AccountError, match="no account"):
+        store.accounts.reset_password("ukendt@rm.dk")
+    assert store.accounts.authenticate("mette@rm.dk", "rigtig-kode-123", "10.0.0.1") is not None
+
+
+def test_a_session_lives_until_idle_or_too_old_and_stale_ones_are_cleared_at_the_next_login(store: LeadStore, mette: str) -> None:
+    coordinator = store.accounts.find(mette)
+    assert coordinator is not None
+    policy = SessionPolicy(idle=dt.timedelta(minutes=30), lifetime=dt.timedelta(hours=8))
+    token = store.accounts.open_session(coordinator.id, policy)
+    holder = store.accounts.session_holder(token, policy)
+    assert holder is not None and holder.email == mette
+    assert store.accounts.session_holder(token + "x", policy) is None
+    with store.db.session() as session:
+        session.execute(sa.update(DashboardSession).values(last_seen=DashboardSession.last_seen - dt.timedelta(minutes=31)))
+        session.commit()
+    store.accounts.open_session(coordinator.id, policy)  # another login clears the idle one out
+    with store.db.session() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(DashboardSession)).scalar() == 1
+    assert store.accounts.session_holder(token, policy) is None
+
+
+def test_accounts_and_assignments_survive_the_migration_to_server_side_sessions(tmp_path: Path) -> None:
+    """A lead store made before revision 0002: its accounts may log in and its leads stay assigned."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    command.upgrade(migrations._config(engine), "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO coordinators (id, email, name, password_hash, role, regions, created_at) "
+                "VALUES (7, 'mette@rm.dk', 'Mette', :hash, 'coordinator', '[\"midtjylland\"]', '2026-11-01 10:00:00')"
+            ),
+            {"hash": PasswordHasher().hash("rigtig-kode-123")},
+        )
+        values = {f.name: "[]" if f.many else "" for f in LEAD_FIELDS}
+        columns = ", ".join(values)
+        connection.execute(
+            sa.text(
+                f"INSERT INTO leads (reference, submission_key, kind, created_at, updated_at, {columns}, channel, conversation_id, status, "
+                f"consent_version, transcript, assigned_to) VALUES ('FRV-1', 'k1', 'signup', '2026-11-01', '2026-11-01', "
+                f"{', '.join(':' + name for name in values)}, 'rest', 'c1', 'ny', '', '[]', 7)"
+            ),
+            values,
+        )
+    store = LeadStore(url)
+    coordinator = store.accounts.authenticate("mette@rm.dk", "rigtig-kode-123", "10.0.0.1")
+    assert coordinator is not None and coordinator.disabled_at is None and coordinator.must_change_password is False
+    with store.db.session() as session:
+        assert session.execute(sa.text("SELECT assigned_to FROM leads")).scalar() == 7

@@ -79,7 +79,7 @@ def test_the_first_submissions_after_a_start_may_arrive_together(tmp_path: Path)
 
         def submit(i: int, store: LeadStore = store, start: threading.Barrier = start) -> SaveResult:
             start.wait()
-            return store.intake.save(draft(name=f"Person {i} Hansen"))
+            return store.intake.save(draft(name=f"Person {i} Hansen", email=f"person{i}@example.dk"))
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = list(pool.map(submit, range(8)))
@@ -89,7 +89,7 @@ def test_the_first_submissions_after_a_start_may_arrive_together(tmp_path: Path)
 
 def test_different_answers_are_different_leads(store: LeadStore) -> None:
     store.intake.save(draft())
-    store.intake.save(draft(availability="weekender"))
+    store.intake.save(draft(availability="weekender", conversation_id="conv-2", email="en.anden@example.dk"))
     assert len(list(store.cases.all_leads())) == 2
 
 
@@ -118,8 +118,8 @@ def test_an_unreachable_database_spools_the_lead_and_flush_writes_it_later(tmp_p
 
 def test_erasure_deletes_the_conversations_leads_and_is_audited(store: LeadStore) -> None:
     store.intake.save(draft())
-    store.intake.save(draft(conversation_id="someone-else"))
-    assert store.citizens.erase_conversation("conv-1") == 1
+    store.intake.save(draft(conversation_id="someone-else", email="someone@example.dk"))
+    assert [kind for kind, _ in store.citizens.erase_conversation("conv-1").leads] == ["signup"]
     assert [lead["conversation_id"] for lead in store.cases.all_leads()] == ["someone-else"]
     assert any(entry.action == "lead_deleted" for entry in store.audit.entries())
 
