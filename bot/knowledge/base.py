@@ -213,6 +213,8 @@ class KnowledgeBase:
             for path in sorted((KNOWLEDGE / "topics").glob("*.yml"))
             for t in _load(f"topics/{path.name}")["topics"]
         ]
+        opportunities = _load("opportunities.yml")
+        self.organisations: dict[str, str] = opportunities["organisations"]  # entity value -> the name a citizen reads
         self.opportunities = [
             Opportunity(
                 id=o["id"],
@@ -231,9 +233,8 @@ class KnowledgeBase:
                 roles=_tuple(o.get("roles")),
                 tags=_folded(o.get("tags")),
             )
-            for o in _load("opportunities.yml")["opportunities"]
+            for o in opportunities["opportunities"]
         ]
-        self.organisations: dict[str, str] = _load("opportunities.yml")["organisations"]  # entity value -> the name a citizen reads
         self.interests = [Interest(i["code"], i["title"], _folded(i.get("keywords"))) for i in _load("interests.yml")["interests"]]
         self.contacts = {c["region"]: Contact(**{**c, "source": _tuple(c.get("source"))}) for c in _load("contacts.yml")["contacts"]}
         self.unknowns = [
