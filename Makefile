@@ -31,10 +31,10 @@ for c in python3.10 "$$(pyenv root 2>/dev/null)"/versions/3.10.*/bin/python3.10;
 done; exit 1
 endef
 
-.PHONY: help setup run test validate lint unit e2e stories test-scale eval bench spacy train clean system-deps
+.PHONY: help setup run test validate lint unit e2e stories test-scale eval bench bench-dashboard spacy train clean system-deps
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(VENV_STAMP): $(LOCK)
 	@py=$$($(find_python)) || { echo "Python 3.10 is required (Rasa 3.6 needs <3.11): install it, e.g. 'pyenv install 3.10' or 'apt-get install python3.10-venv'." >&2; exit 1; }; \
@@ -108,6 +108,9 @@ eval: train ## NLU cross-validation and the public eval cases; reports in var/re
 
 bench: train ## Load test: N concurrent citizens against this bot and Rasa's starter bot
 	@$(PY) -m bot bench
+
+bench-dashboard: setup ## The dashboard and lead store with 100,000 leads on SQLite and PostgreSQL (BENCH_LEADS=10000 for a quick run)
+	@$(PY) -m bot bench-dashboard
 
 clean: ## Remove the virtualenv, models and local data
 	rm -rf $(VENV) models var .rasa bot/web/node_modules bot/web/static/vendor

@@ -76,6 +76,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return main(users=args.users, seconds=args.seconds)
 
 
+def cmd_bench_dashboard(args: argparse.Namespace) -> int:
+    from bot.tooling.bench_dashboard import main
+
+    return main(leads=args.leads, databases=tuple(args.databases.split(",")), repeat=args.repeat)
+
+
 def cmd_web(_args: argparse.Namespace) -> int:
     from bot.web.app import serve
 
@@ -205,6 +211,10 @@ def parser() -> argparse.ArgumentParser:
     bench = add("bench", cmd_bench, "Load test against this bot and Rasa's starter bot.")
     bench.add_argument("--users", type=int, default=10)
     bench.add_argument("--seconds", type=int, default=60)
+    dashboard = add("bench-dashboard", cmd_bench_dashboard, "The dashboard and the lead store with 100,000 leads, on SQLite and PostgreSQL.")
+    dashboard.add_argument("--leads", type=int, default=None, help="default BENCH_LEADS or 100000")
+    dashboard.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    dashboard.add_argument("--repeat", type=int, default=20, help="runs of each page (fewer when a page is slow)")
     add("web", cmd_web, "Serve the dashboard, the demo page and the widget on WEB_PORT.")
     add("telegram", cmd_telegram, "Run the Telegram bridge (needs TELEGRAM_BOT_TOKEN).")
     add("config", cmd_config, "List the environment variables and their defaults.")

@@ -1,79 +1,17 @@
-"""Real PostgreSQL and Redis servers on loopback for the scale tests, started from the Debian binaries."""
+"""Real PostgreSQL (bot.tooling.processes.Postgres) and Redis servers on loopback for the scale tests, started from the Debian binaries."""
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
-
+from bot.tooling.processes import Postgres
 from stack import Stack, free_port
 
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root; CI runs as root, so drop to the postgres user there."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
-def postgres_bin(name: str) -> str:
-    found = shutil.which(name) if name != "postgres" else None
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
-    path = candidates[0] if candidates else found
-    if not path:
-        raise RuntimeError(f"PostgreSQL's {name} was not found; install the Debian package postgresql")
-    return path
-
-
-class Postgres:
-    """One PostgreSQL cluster in a temporary folder, listening on 127.0.0.1 only."""
-
-    def __init__(self, name: str) -> None:
-        self.port = free_port()
-        # Its own folder directly under /tmp: the postgres user cannot enter pytest's private tmp folders.
-        self.home = Path(tempfile.mkdtemp(prefix=f"frivillig-pg-{name}-"))
-        self.datadir = self.home / "data"
-        if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
-            os.chown(self.home, user.pw_uid, user.pw_gid)
-        subprocess.run(
-            _as_postgres([postgres_bin("initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
-            check=True,
-            capture_output=True,
-        )
-
-    def url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-    def start(self) -> None:
-        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.datadir} -c fsync=off -c max_connections=200"
-        subprocess.run(
-            _as_postgres([postgres_bin("pg_ctl"), "-D", str(self.datadir), "-o", options, "-l", str(self.datadir / "server.log"), "-w", "start"]),
-            check=True,
-            capture_output=True,
-        )
-
-    def stop(self) -> None:
-        subprocess.run(_as_postgres([postgres_bin("pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]), capture_output=True)
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.home, ignore_errors=True)
-
-    def create_database(self, name: str) -> str:
-        engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        engine.dispose()
-        return self.url(name)
+__all__ = ["Cluster", "Postgres", "Redis"]
 
 
 class Redis:

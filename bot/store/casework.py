@@ -60,7 +60,7 @@ class Casework:
             query = query.where(Lead.region.in_(viewer.regions or ("-",)))
         return query
 
-    def query(self, viewer: Viewer, flt: LeadFilter, page: int = 1, per_page: int = 25) -> tuple[list[Lead], int]:
+    def _filtered(self, viewer: Viewer, flt: LeadFilter) -> sa.sql.Select:
         query = self._scoped(viewer)
         if flt.region:
             query = query.where(Lead.region == flt.region)
@@ -68,6 +68,9 @@ class Casework:
             query = query.where(Lead.status == flt.status)
         if flt.kind:
             query = query.where(Lead.kind == flt.kind)
+        if flt.interest:
+            # interests is a JSON list of codes: the quoted code is in its text exactly when it is in the list
+            query = query.where(sa.cast(Lead.interests, sa.Text).contains(f'"{flt.interest}"', autoescape=True))
         if flt.date_from:
             query = query.where(Lead.created_at >= dt.datetime.combine(flt.date_from, dt.time.min))
         if flt.date_to:
@@ -75,13 +78,15 @@ class Casework:
         if flt.text:
             like = f"%{flt.text.lower()}%"
             query = query.where(sa.or_(*(sa.func.lower(col).like(like) for col in SEARCHED)))
+        return query
+
+    def query(self, viewer: Viewer, flt: LeadFilter, page: int = 1, per_page: int = 25) -> tuple[list[Lead], int]:
+        """One page of the filtered leads, newest first, and how many there are in all; paged by the database."""
+        query = self._filtered(viewer, flt)
         with self.db.session() as session:
-            leads = list(session.execute(query.order_by(Lead.created_at.desc(), Lead.id.desc())).scalars())
-        if flt.interest:
-            leads = [lead for lead in leads if flt.interest in (lead.interests or [])]
-        total = len(leads)
-        start = max(page - 1, 0) * per_page
-        return leads[start : start + per_page], total
+            total = session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+            ordered = query.order_by(Lead.created_at.desc(), Lead.id.desc()).offset(max(page - 1, 0) * per_page).limit(per_page)
+            return list(session.execute(ordered).scalars()), int(total)
 
     def get(self, viewer: Viewer, reference: str) -> Lead | None:
         with self.db.session() as session:

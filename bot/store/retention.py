@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LOGIN_ATTEMPTS_KEPT = dt.timedelta(days=1)  # throttling needs 30 minutes; the rest is personal data (addresses)
 ACTOR = "system:retention"
+PURGE_BATCH = 500  # ids in one DELETE: well below SQLite's limit of bound parameters
 
 
 def closed_before(store: LeadStore, cutoff: dt.datetime) -> list[Lead]:
@@ -46,9 +47,12 @@ def untouched_before(store: LeadStore, cutoff: dt.datetime) -> list[Lead]:
 
 
 def _purge_leads(store: LeadStore, leads: Sequence[Lead]) -> int:
+    """One DELETE per batch of leads (their notes go by the foreign key's cascade) and an audit entry for each, in one transaction."""
     with store.db.session() as session:
+        for start in range(0, len(leads), PURGE_BATCH):
+            batch = [lead.id for lead in leads[start : start + PURGE_BATCH]]
+            session.execute(sa.delete(Lead).where(Lead.id.in_(batch)).execution_options(synchronize_session=False))
         for lead in leads:
-            session.execute(sa.delete(Lead).where(Lead.id == lead.id))
             store.audit.add(session, ACTOR, "lead_purged", lead.reference, closed_at=iso(lead.closed_at), updated_at=iso(lead.updated_at))
         session.commit()
     return len(leads)

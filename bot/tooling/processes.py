@@ -2,17 +2,22 @@
 
 `services()` is the one list of processes `make run` starts and how; `LocalBot` starts
 them on free ports with a data folder of its own, as the evaluation, the benchmark and
-the end-to-end tests need.
+the end-to-end tests need. `Postgres` is a throwaway PostgreSQL cluster on loopback, for the
+scale tests and the dashboard benchmark.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from bot.settings import ROOT, Settings, settings
 
@@ -165,6 +172,65 @@ class ProcessGroup:
         except subprocess.TimeoutExpired:
             self._signal(proc, signal.SIGKILL)
             proc.wait()
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root; CI runs as root, so drop to the postgres user there."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+def postgres_bin(name: str) -> str:
+    found = shutil.which(name) if name != "postgres" else None
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    path = candidates[0] if candidates else found
+    if not path:
+        raise RuntimeError(f"PostgreSQL's {name} was not found; install the Debian package postgresql")
+    return path
+
+
+class Postgres:
+    """One PostgreSQL cluster in a temporary folder, listening on 127.0.0.1 only."""
+
+    def __init__(self, name: str) -> None:
+        self.port = free_port()
+        # Its own folder directly under /tmp: the postgres user cannot enter pytest's private tmp folders.
+        self.home = Path(tempfile.mkdtemp(prefix=f"frivillig-pg-{name}-"))
+        self.datadir = self.home / "data"
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.home, user.pw_uid, user.pw_gid)
+        subprocess.run(
+            _as_postgres([postgres_bin("initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
+            check=True,
+            capture_output=True,
+        )
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.datadir} -c fsync=off -c max_connections=200"
+        subprocess.run(
+            _as_postgres([postgres_bin("pg_ctl"), "-D", str(self.datadir), "-o", options, "-l", str(self.datadir / "server.log"), "-w", "start"]),
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        subprocess.run(_as_postgres([postgres_bin("pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]), capture_output=True)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def create_database(self, name: str) -> str:
+        engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        return self.url(name)
 
 
 class LocalBot:
