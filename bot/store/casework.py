@@ -49,6 +49,14 @@ class LeadFilter:
     text: str = ""
 
 
+@dataclass
+class Tally:
+    by_region: dict[str, int]
+    by_status: dict[str, int]
+    total: int
+    created: list[dt.datetime]  # of the leads since the date asked for
+
+
 class Casework:
     def __init__(self, db: Database, audit: AuditLog) -> None:
         self.db, self.audit = db, audit
@@ -79,6 +87,15 @@ class Casework:
             like = f"%{flt.text.lower()}%"
             query = query.where(sa.or_(*(sa.func.lower(col).like(like) for col in SEARCHED)))
         return query
+
+    def tally(self, viewer: Viewer, created_since: dt.datetime) -> Tally:
+        """The overview's figures, counted by the database: leads by region and by status, and when the recent ones came."""
+        scoped = self._scoped(viewer).subquery()
+        with self.db.session() as session:
+            by_region = dict(session.execute(sa.select(scoped.c.region, sa.func.count()).group_by(scoped.c.region)).all())
+            by_status = dict(session.execute(sa.select(scoped.c.status, sa.func.count()).group_by(scoped.c.status)).all())
+            created = list(session.execute(sa.select(scoped.c.created_at).where(scoped.c.created_at >= created_since)).scalars())
+        return Tally(by_region=by_region, by_status=by_status, total=sum(by_region.values()), created=created)
 
     def query(self, viewer: Viewer, flt: LeadFilter, page: int = 1, per_page: int = 25) -> tuple[list[Lead], int]:
         """One page of the filtered leads, newest first, and how many there are in all; paged by the database."""

@@ -14,8 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.conventions import today
 from bot.knowledge import kb
 from bot.store import conversations
-from bot.store.casework import LeadFilter, Viewer
-from bot.store.schema import STATUSES, Lead
+from bot.store.casework import Viewer
+from bot.store.schema import STATUSES
 from bot.web.auth import login_required, viewer
 from bot.web.formatting import local
 from bot.web.state import config, store
@@ -74,18 +74,16 @@ def unanswered_questions(url: str, me: Viewer) -> list[tuple[str, int]] | None:
 @login_required
 def index() -> ResponseReturnValue:
     me = viewer()
-    leads: list[Lead]
-    leads, total = store().cases.query(me, LeadFilter(), page=1, per_page=2**31)
-    by_region = {code: 0 for code in _regions(me)}
-    by_status = dict.fromkeys(STATUSES, 0)
-    for lead in leads:
-        by_region[lead.region] = by_region.get(lead.region, 0) + 1
-        by_status[lead.status] = by_status.get(lead.status, 0) + 1
+    day = today()
+    since = dt.datetime.combine(day - dt.timedelta(weeks=WEEKS, days=day.weekday() + 1), dt.time.min)  # a day's margin for Danish time
+    tally = store().cases.tally(me, created_since=since)
+    by_region = {code: 0 for code in _regions(me)} | tally.by_region
+    by_status = dict.fromkeys(STATUSES, 0) | tally.by_status
     questions = unanswered_questions(config().tracker_url, me)
     return render_template(
         "overview.html",
-        total=total,
-        weeks=weekly((lead.created_at for lead in leads), today()),
+        total=tally.total,
+        weeks=weekly(tally.created, day),
         regions=bars(by_region.items()),
         funnel=bars(by_status.items()),
         questions=None if questions is None else bars(questions),
