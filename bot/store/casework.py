@@ -105,6 +105,16 @@ class Casework:
             ordered = query.order_by(Lead.created_at.desc(), Lead.id.desc()).offset(max(page - 1, 0) * per_page).limit(per_page)
             return list(session.execute(ordered).scalars()), int(total)
 
+    def each(self, viewer: Viewer, flt: LeadFilter, batch: int = 1000) -> Iterator[Lead]:
+        """Every filtered lead, newest first, read from the database a batch at a time (the CSV export streams them)."""
+        query = self._filtered(viewer, flt).order_by(Lead.created_at.desc(), Lead.id.desc()).execution_options(yield_per=batch)
+        with self.db.session() as session:
+            yield from session.execute(query).scalars()
+
+    def count(self, viewer: Viewer, flt: LeadFilter) -> int:
+        with self.db.session() as session:
+            return int(session.execute(sa.select(sa.func.count()).select_from(self._filtered(viewer, flt).subquery())).scalar_one())
+
     def get(self, viewer: Viewer, reference: str) -> Lead | None:
         with self.db.session() as session:
             return session.execute(self._scoped(viewer).where(Lead.reference == reference)).scalar()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from bot.store.schema import FIELD_NAMES, LEAD_FIELDS, Lead
 
@@ -36,11 +36,20 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def to_csv(rows: Iterable[dict[str, Any]]) -> str:
-    """CSV that Danish Excel opens correctly: UTF-8 with BOM, semicolons, no formulas."""
+def csv_chunks(rows: Iterable[dict[str, Any]], rows_per_chunk: int = 500) -> Iterator[str]:
+    """CSV that Danish Excel opens correctly (UTF-8 with BOM, semicolons, no formulas), a few hundred rows at a time."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, delimiter=";", extrasaction="ignore", lineterminator="\r\n")
+    out.write("\ufeff")
     writer.writeheader()
-    for row in rows:
+    for n, row in enumerate(rows, start=1):
         writer.writerow({k: _cell(v) for k, v in row.items()})
-    return "\ufeff" + out.getvalue()
+        if n % rows_per_chunk == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def to_csv(rows: Iterable[dict[str, Any]]) -> str:
+    return "".join(csv_chunks(rows))
