@@ -4,46 +4,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
-from stack import Stack, free_port
+from stack import Mailbox, Stack, free_port
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # A region's own website that embeds the widget (tests/e2e/test_widget.py serves it here); the bot allows its origin.
 EMBEDDING_SITE = f"http://127.0.0.1:{free_port()}"
-
-
-class Mailbox:
-    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[Message] = []
-        mailbox = self
-
-        class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                mailbox.messages.append(message_from_bytes(envelope.content))
-                return "250 OK"
-
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def with_header(self, name: str, value: str) -> list[Message]:
-        return [m for m in self.messages if m.get(name) == value]
-
-    def stop(self) -> None:
-        self.controller.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ free ports and a temporary VAR_DIR, so every test talks to the software that shi
 from __future__ import annotations
 
 import json
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +58,35 @@ def texts(replies: list[dict[str, Any]]) -> str:
 
 def buttons(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [b for r in replies for b in r.get("buttons") or []]
+
+
+class Mailbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self, **options: Any) -> None:
+        """`options` go to aiosmtpd's Controller, e.g. auth_require_tls=False for a server that offers no TLS."""
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Message] = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                mailbox.messages.append(message_from_bytes(envelope.content))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
+        self.controller.start()
+
+    def with_header(self, name: str, value: str) -> list[Message]:
+        return [m for m in self.messages if m.get(name) == value]
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def __enter__(self) -> Mailbox:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from bot.handoff import notify
 from bot.settings import Settings
-from stack import free_port
+from stack import Mailbox
 
 LEAD: dict[str, Any] = {
     "reference": "FRV-2026-SIKKER",
@@ -28,45 +26,21 @@ LEAD: dict[str, Any] = {
 }
 
 
-class Plain:
-    """A mail server without TLS that records what reaches it."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        outer = self
-
-        class Handler:
-            async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
-                outer.received.append(envelope.content)
-                return "250 OK"
-
-        self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, auth_require_tls=False)
-
-    def __enter__(self) -> Plain:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.controller.stop()
-
-
 def test_a_login_is_never_sent_without_tls(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with Plain() as server:
+    with Mailbox(auth_require_tls=False) as server:  # a mail server without TLS
         config = Settings.from_env(
             {"VAR_DIR": str(tmp_path), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(server.port), "SMTP_USER": "bot", "SMTP_PASSWORD": "hemmeligt"}
         )
         where = notify.send(LEAD, config)
-    assert server.received == [] and Path(where).parent == config.outbox_dir
+    assert server.messages == [] and Path(where).parent == config.outbox_dir
     assert "STARTTLS" in caplog.text and "hemmeligt" not in caplog.text
 
 
 def test_the_mail_says_only_what_opens_the_case(tmp_path: Path) -> None:
-    with Plain() as server:
+    with Mailbox(auth_require_tls=False) as server:  # a mail server without TLS
         config = Settings.from_env({"VAR_DIR": str(tmp_path), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(server.port), "SMTP_STARTTLS": "false"})
         notify.send(LEAD, config)
-    [raw] = server.received
-    mail = message_from_bytes(raw)
+    [mail] = server.messages
     body = mail.get_payload(decode=True).decode()
     assert "FRV-2026-SIKKER" in mail["Subject"] and "/dashboard/leads/FRV-2026-SIKKER" in body and "Region Midtjylland" in body
     for personal in ("Mette", "mette@example.dk", "20304050", "Aarhus", "diagnose", "telegram", "Kanal"):
