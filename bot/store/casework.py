@@ -49,6 +49,9 @@ class LeadFilter:
     text: str = ""
 
 
+NEWEST_FIRST = (Lead.created_at.desc(), Lead.id.desc())  # the list's and the export's order
+
+
 @dataclass
 class Tally:
     by_region: dict[str, int]
@@ -99,15 +102,13 @@ class Casework:
 
     def query(self, viewer: Viewer, flt: LeadFilter, page: int = 1, per_page: int = 25) -> tuple[list[Lead], int]:
         """One page of the filtered leads, newest first, and how many there are in all; paged by the database."""
-        query = self._filtered(viewer, flt)
+        ordered = self._filtered(viewer, flt).order_by(*NEWEST_FIRST).offset(max(page - 1, 0) * per_page).limit(per_page)
         with self.db.session() as session:
-            total = session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-            ordered = query.order_by(Lead.created_at.desc(), Lead.id.desc()).offset(max(page - 1, 0) * per_page).limit(per_page)
-            return list(session.execute(ordered).scalars()), int(total)
+            return list(session.execute(ordered).scalars()), self.count(viewer, flt)
 
     def each(self, viewer: Viewer, flt: LeadFilter, batch: int = 1000) -> Iterator[Lead]:
         """Every filtered lead, newest first, read from the database a batch at a time (the CSV export streams them)."""
-        query = self._filtered(viewer, flt).order_by(Lead.created_at.desc(), Lead.id.desc()).execution_options(yield_per=batch)
+        query = self._filtered(viewer, flt).order_by(*NEWEST_FIRST).execution_options(yield_per=batch)
         with self.db.session() as session:
             yield from session.execute(query).scalars()
 
