@@ -1,4 +1,4 @@
-"""Rasa's SQL tracker store, extended for data protection.
+"""Rasa's SQL tracker store, extended for data protection and for long conversations.
 
 - CPR numbers are masked before any event is written.
 - Database errors never show the statement's parameters (the citizen's messages).
@@ -6,41 +6,117 @@
   "slet mine oplysninger"), its stored events are deleted instead of saved. This has
   to happen here, in Rasa's own save under the conversation lock: events deleted by
   anyone else in the middle of a turn would be written back by the next save.
+- Rasa rebuilds a conversation from every stored event of its session at each message, so
+  each message cost more than the one before (87 ms to load a 300-message conversation).
+  The trackers this process saved last are kept (RECENT_TRACKERS of them); a message
+  reads only the rows stored since, which another instance may have written. A tracker
+  whose rows were deleted (erasure, retention), whose session restarted, or that was
+  changed here without being saved is loaded from the database as before. Saving such a
+  tracker writes its events after the ones known to be stored, without counting the stored
+  rows again.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Iterator
 
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.conventions import ERASURE_SLOT
 from bot.language.privacy import scrub
 
+# Conversations whose tracker stays in memory between messages, least recently used dropped first.
+RECENT_TRACKERS = 256
+# Set on a tracker this store handed out: how many of its first events are stored.
+STORED = "_frivillig_stored"
+
+
+@dataclass
+class _Saved:
+    tracker: DialogueStateTracker
+    length: int  # len(tracker.events) when it was saved: more means changed here and not saved
+    last_id: int  # the newest stored row of the conversation at that moment
+
 
 class ErasableSQLTrackerStore(SQLTrackerStore):
-    """SQLTrackerStore that masks CPR numbers and honours erasure requests."""
+    """SQLTrackerStore that masks CPR numbers, honours erasure requests and reads only new rows of a known conversation."""
 
     def __init__(self, host: str | None = None, **kwargs: Any) -> None:
         super().__init__(host=host, **kwargs)
         self.engine.hide_parameters = True  # a database error must not carry a citizen's message into the logs
+        self._recent: OrderedDict[str, _Saved] = OrderedDict()
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        saved = self._recent.pop(sender_id, None)
+        if saved is not None and len(saved.tracker.events) == saved.length and self.domain:
+            tracker = self._catch_up(saved)
+            if tracker is not None:
+                return tracker
+        loaded = await super().retrieve(sender_id)
+        if loaded is not None:
+            loaded.__dict__[STORED] = len(loaded.events)  # it holds exactly the stored events of its session
+        return loaded
+
+    def _catch_up(self, saved: _Saved) -> DialogueStateTracker | None:
+        """The saved tracker with the rows stored after it, or None when it cannot be continued."""
+        table = self.SQLEvent.__table__
+        query = (
+            sa.select(table.c.id, table.c.type_name, table.c.data)
+            .where(table.c.sender_id == saved.tracker.sender_id, table.c.id >= saved.last_id)
+            .order_by(table.c.id)
+        )
+        with self.session_scope() as session:
+            rows = session.execute(query).all()
+        if not rows or rows[0].id != saved.last_id:
+            return None  # its rows were deleted: whatever is stored now is another conversation
+        newer = rows[1:]
+        if any(row.type_name == SessionStarted.type_name for row in newer):
+            return None  # a new session: Rasa loads only that one
+        for event in deserialise_events([json.loads(row.data) for row in newer]):
+            saved.tracker.update(event)  # as DialogueStateTracker.from_dict replays them
+        saved.tracker.__dict__[STORED] = len(saved.tracker.events)
+        return saved.tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        self._recent.pop(tracker.sender_id, None)
         if tracker.get_slot(ERASURE_SLOT):
             self.delete(tracker.sender_id)
             return
+        stored = tracker.__dict__.get(STORED)
+        restarted = bool(stored) and any(isinstance(e, SessionStarted) for e in itertools.islice(tracker.events, stored, None))
         await super().save(tracker)
+        if not restarted:  # after a new session Rasa loads only that session: so do we
+            self._remember(tracker)
+
+    def _remember(self, tracker: DialogueStateTracker) -> None:
+        table = self.SQLEvent.__table__
+        with self.session_scope() as session:
+            last_id = session.execute(sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == tracker.sender_id)).scalar()
+        if last_id is None:
+            return
+        tracker.__dict__[STORED] = len(tracker.events)
+        self._recent[tracker.sender_id] = _Saved(tracker, len(tracker.events), int(last_id))
+        while len(self._recent) > RECENT_TRACKERS:
+            self._recent.popitem(last=False)
 
     def delete(self, sender_id: str) -> int:
+        self._recent.pop(sender_id, None)
         with self.session_scope() as session:
             deleted = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
             session.commit()
         return int(deleted)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
-        for event in super()._additional_events(session, tracker):
+        stored = tracker.__dict__.get(STORED)
+        unsaved = itertools.islice(tracker.events, stored, None) if stored is not None else super()._additional_events(session, tracker)
+        for event in unsaved:
             data = event.as_dict()
             clean = scrub(data)
             yield event if clean == data else Event.from_parameters(clean)
