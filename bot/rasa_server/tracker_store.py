@@ -13,7 +13,8 @@
   whose rows were deleted (erasure, retention), whose session restarted, or that was
   changed here without being saved is loaded from the database as before. Saving such a
   tracker writes its events after the ones known to be stored, without counting the stored
-  rows again.
+  rows again. A conversation whose new events were masked for storage (a CPR number) is
+  not kept: the next message loads it, masked, from the database, as before.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from bot.language.privacy import scrub
 RECENT_TRACKERS = 256
 # Set on a tracker this store handed out: how many of its first events are stored.
 STORED = "_frivillig_stored"
+# Set while saving when an event had to be masked before it was written.
+MASKED = "_frivillig_masked"
 
 
 @dataclass
@@ -92,7 +95,10 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
         stored = tracker.__dict__.get(STORED)
         restarted = bool(stored) and any(isinstance(e, SessionStarted) for e in itertools.islice(tracker.events, stored, None))
         await super().save(tracker)
-        if not restarted:  # after a new session Rasa loads only that session: so do we
+        masked = tracker.__dict__.pop(MASKED, False)
+        # After a new session Rasa loads only that session, and a tracker whose events were masked
+        # for storage still holds the CPR number in memory: both are loaded from the database next time.
+        if not restarted and not masked:
             self._remember(tracker)
 
     def _remember(self, tracker: DialogueStateTracker) -> None:
@@ -119,4 +125,6 @@ class ErasableSQLTrackerStore(SQLTrackerStore):
         for event in unsaved:
             data = event.as_dict()
             clean = scrub(data)
+            if clean != data:
+                tracker.__dict__[MASKED] = True
             yield event if clean == data else Event.from_parameters(clean)

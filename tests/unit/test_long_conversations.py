@@ -201,3 +201,14 @@ async def test_an_erasure_request_deletes_and_forgets(tmp_path: Path) -> None:
     tracker.update(SlotSet(ERASURE_SLOT, True, timestamp=50.0))
     await ours.save(tracker)
     assert await ours.retrieve("citizen") is None and await rasas.retrieve("citizen") is None
+
+
+async def test_a_cpr_number_is_not_kept_in_memory_after_it_was_masked_for_storage(tmp_path: Path) -> None:
+    _, ours, _, _ = stores(tmp_path)
+    tracker = await say(ours, "citizen", 0)
+    tracker.update(UserUttered("mit cpr er 010190-1234", {"name": "share_cpr", "confidence": 1.0}, timestamp=60.0))
+    await ours.save(tracker)
+    again = await ours.retrieve("citizen")
+    assert again is not tracker and "010190" not in str(dumped(again))
+    await say(ours, "citizen", 9)
+    assert "010190" not in str(dumped(await ours.retrieve("citizen")))
