@@ -16,9 +16,7 @@ from bot.language.privacy import scrub
 from bot.store.audit import AuditLog
 from bot.store.database import Database
 from bot.store.export import lead_dict
-from bot.store.schema import ADMIN, CLOSED, LEAD_FIELDS, TRANSITIONS, Coordinator, Lead, Note, utcnow
-
-SEARCHED = (Lead.reference, *(getattr(Lead, f.name) for f in LEAD_FIELDS if f.searchable))
+from bot.store.schema import ADMIN, CLOSED, TRANSITIONS, Coordinator, Lead, Note, utcnow
 
 
 @dataclass(frozen=True)
@@ -87,8 +85,7 @@ class Casework:
         if flt.date_to:
             query = query.where(Lead.created_at < dt.datetime.combine(flt.date_to + dt.timedelta(days=1), dt.time.min))
         if flt.text:
-            like = f"%{flt.text.lower()}%"
-            query = query.where(sa.or_(*(sa.func.lower(col).like(like) for col in SEARCHED)))
+            query = query.where(Lead.search_text.contains(flt.text.lower(), autoescape=True))
         return query
 
     def tally(self, viewer: Viewer, created_since: dt.datetime) -> Tally:

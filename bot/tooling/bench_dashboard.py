@@ -33,7 +33,7 @@ from bot.knowledge import kb
 from bot.settings import Settings
 from bot.store import LeadStore
 from bot.store.retention import purge
-from bot.store.schema import CLOSED, HANDOFF, SIGNUP, STATUSES, AuditEntry, Note, leads_table, utcnow
+from bot.store.schema import CLOSED, HANDOFF, SIGNUP, STATUSES, AuditEntry, Note, leads_table, search_text, utcnow
 from bot.tooling.processes import Postgres
 from bot.web.app import create_app
 
@@ -81,7 +81,7 @@ def _lead(i: int, rng: random.Random, now: dt.datetime, interests: list[str]) ->
     status = rng.choices(STATUSES, weights=(1.2 - age, 1, 0.6, 0.8, 1.5 * age + 0.1, age / 2 + 0.05))[0]
     updated = created + dt.timedelta(days=rng.random() * min(60, (now - created).days))
     first, last = rng.choice(FIRST), rng.choice(LAST)
-    return {
+    lead = {
         "reference": f"FRV-B-{i:07d}",
         "submission_key": f"bench-{i}",
         "kind": kind,
@@ -105,6 +105,7 @@ def _lead(i: int, rng: random.Random, now: dt.datetime, interests: list[str]) ->
         "assigned_to": None,
         "closed_at": updated if status in CLOSED else None,
     }
+    return {**lead, "search_text": search_text(lead)}  # as the ORM keeps it (bot.store.schema)
 
 
 def _insert(connection: sa.engine.Connection, table: sa.Table, rows: Iterator[dict[str, Any]], total: int, what: str) -> None:
