@@ -72,9 +72,11 @@ train: setup ## Train the model if config or data changed
 run: setup ## Start everything (Rasa, actions, dashboard, widget, Telegram if configured)
 	@$(PY) -m bot run
 
-system-deps: ## Debian packages the tests need (chromium, redis-server), installed when missing
+system-deps: ## Debian packages the tests and benchmarks need (chromium, redis-server, haproxy, postgresql), installed when missing
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then echo "Installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
@@ -95,7 +97,7 @@ e2e: setup system-deps ## End-to-end tests against real servers
 stories: train ## rasa test on the test stories
 	@$(PY) -m bot test-stories
 
-test-scale: setup system-deps ## Two Rasa instances on PostgreSQL and Redis, load and faults
+test-scale: setup system-deps ## Two Rasa instances behind HAProxy on PostgreSQL and Redis, load and faults
 	@$(PY) -m pytest tests/scale
 
 test: setup system-deps validate lint ## Everything: validate, lint, unit, end-to-end, test stories, scale
@@ -106,10 +108,10 @@ test: setup system-deps validate lint ## Everything: validate, lint, unit, end-t
 eval: train ## NLU cross-validation and the public eval cases; reports in var/reports
 	@$(PY) -m bot evaluate
 
-bench: train ## Load test: N concurrent citizens against this bot and Rasa's starter bot
+bench: train system-deps ## Closed and open loop, cost curve and scale-out behind HAProxy, side by side with Rasa's starter bot
 	@$(PY) -m bot bench
 
-bench-dashboard: setup ## The dashboard and lead store with 100,000 leads on SQLite and PostgreSQL (BENCH_LEADS=10000 for a quick run)
+bench-dashboard: setup system-deps ## The dashboard and lead store with 100,000 leads on SQLite and PostgreSQL (BENCH_LEADS=10000 for a quick run)
 	@$(PY) -m bot bench-dashboard
 
 clean: ## Remove the virtualenv, models and local data

@@ -2,8 +2,9 @@
 
 `services()` is the one list of processes `make run` starts and how; `LocalBot` starts
 them on free ports with a data folder of its own, as the evaluation, the benchmark and
-the end-to-end tests need. `Postgres` is a throwaway PostgreSQL cluster on loopback, for the
-scale tests and the dashboard benchmark.
+the end-to-end tests need. `Postgres`, `Redis` and `HAProxy` are throwaway servers on loopback,
+started from the Debian binaries, for the scale tests and the benchmarks: the production layout
+in the README, on one machine.
 """
 
 from __future__ import annotations
@@ -307,3 +308,103 @@ class LocalBot:
             raise
         finally:
             self.stop_all()
+
+
+class Redis:
+    """A Redis server on 127.0.0.1 that keeps nothing on disk."""
+
+    def __init__(self, root: Path) -> None:
+        binary = shutil.which("redis-server")
+        if not binary:
+            raise RuntimeError("redis-server was not found; `make test` installs the Debian package redis-server")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        import redis
+
+        def answers() -> bool:
+            try:
+                return bool(redis.Redis(port=self.port).ping())
+            except redis.exceptions.ConnectionError:
+                return False
+
+        wait_until(answers, 20, "redis-server", self.proc)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/1"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+HAPROXY_CONFIG = """\
+# Written by bot/tooling/processes.py: the README's production example, on loopback.
+global
+    maxconn 2000
+defaults
+    mode http
+    option forwardfor
+    option redispatch
+    retries 3
+    timeout connect 2s
+    timeout client 120s
+    timeout server 120s
+    timeout tunnel 1h
+    default-server inter 1s fall 2 rise 2
+frontend chat
+    bind 127.0.0.1:{port}
+    default_backend rasa
+backend rasa
+    balance roundrobin
+    option httpchk GET /webhooks/rest/
+{servers}
+listen stats
+    bind 127.0.0.1:{stats_port}
+    stats enable
+    stats uri /stats
+"""
+
+
+class HAProxy:
+    """HAProxy in front of Rasa instances on loopback, with health checks, as the README's production example."""
+
+    def __init__(self, root: Path, backends: list[int]) -> None:
+        binary = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
+        if not binary:
+            raise RuntimeError("haproxy was not found; `make test` installs the Debian package haproxy")
+        self.port, self.stats_port = free_port(), free_port()
+        servers = "\n".join(f"    server rasa{i} 127.0.0.1:{port} check" for i, port in enumerate(backends, 1))
+        self.config = root / "haproxy.cfg"
+        self.config.write_text(HAPROXY_CONFIG.format(port=self.port, stats_port=self.stats_port, servers=servers))
+        subprocess.run([binary, "-c", "-q", "-f", str(self.config)], check=True)
+        self.proc = subprocess.Popen([binary, "-db", "-f", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(lambda: len(self.servers_up()) == len(backends), 60, "HAProxy with every Rasa instance up", self.proc)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stats(self) -> list[dict[str, str]]:
+        """HAProxy's own counters, one row per frontend, server and backend."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=5) as response:
+            lines = response.read().decode().lstrip("# ").splitlines()
+        header = lines[0].split(",")
+        return [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+
+    def servers_up(self) -> list[str]:
+        try:
+            return [row["svname"] for row in self.stats() if row["svname"].startswith("rasa") and row["status"] == "UP"]
+        except OSError:
+            return []
+
+    def sessions_per_server(self) -> dict[str, int]:
+        return {row["svname"]: int(row["stot"] or 0) for row in self.stats() if row["svname"].startswith("rasa")}
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)

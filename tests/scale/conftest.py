@@ -1,4 +1,4 @@
-"""Two Rasa instances and one action server on a real PostgreSQL and Redis, all on loopback."""
+"""Two Rasa instances behind HAProxy and one action server on a real PostgreSQL and Redis, all on loopback."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services import Cluster, Postgres, Redis
+from services import Cluster, HAProxy, Postgres, Redis
 from stack import Stack, free_port
 
 
@@ -32,7 +32,11 @@ def cluster(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     second = f"rasa-{free_port()}"
     try:
         with stack.running("actions", "rasa", second):
-            yield Cluster(stack, tracker_db, leads_db, redis, second)
+            balancer = HAProxy(root, [stack.settings.rasa_port, int(second.removeprefix("rasa-"))])
+            try:
+                yield Cluster(stack, tracker_db, leads_db, redis, second, balancer)
+            finally:
+                balancer.stop()
     finally:
         redis.stop()
         leads_db.remove()

@@ -1,4 +1,4 @@
-"""Several Rasa instances sharing PostgreSQL and Redis: conversations survive instances, load and faults."""
+"""Several Rasa instances behind HAProxy, sharing PostgreSQL and Redis: conversations survive instances, load and faults."""
 
 from __future__ import annotations
 
@@ -29,22 +29,22 @@ def test_one_conversation_alternating_between_instances(cluster: Cluster) -> Non
     urls = cycle(cluster.urls)
     last: list[dict[str, Any]] = []
     for step in steps(email):
-        last = cluster.stack.say(sender, step, url=next(urls))
+        last = cluster.say(sender, step, url=next(urls))
         assert last, f"no answer to {step!r}"
     assert re.search(r"FRV-\d{4}-", texts(last)), texts(last)
     [lead] = leads_with(cluster, email)
     assert (lead["name"], lead["phone"], lead["region"], lead["interests"]) == ("Ida Kjær Hansen", "+4520304050", "midtjylland", ["vejviser"])
 
 
-def test_fifty_concurrent_signups_over_both_instances(cluster: Cluster) -> None:
+def test_fifty_concurrent_signups_through_the_load_balancer(cluster: Cluster) -> None:
     run = uuid.uuid4().hex[:6]
+    before = cluster.balancer.sessions_per_server()
 
     def citizen(i: int) -> tuple[str, int]:
         sender, email = f"load-{run}-{i}", f"load.{run}.{i}@example.dk"
         answered = 0
-        for n, step in enumerate(steps(email)):
-            replies = cluster.stack.say(sender, step, url=cluster.urls[(i + n) % 2])
-            answered += bool(replies)
+        for step in steps(email):
+            answered += bool(cluster.say(sender, step))
         return email, answered
 
     with ThreadPoolExecutor(max_workers=10) as pool:
@@ -53,18 +53,20 @@ def test_fifty_concurrent_signups_over_both_instances(cluster: Cluster) -> None:
     emails = {email for email, _ in results}
     stored = [lead for lead in cluster.stack.store().cases.all_leads() if lead["email"] in emails]
     assert len(stored) == 50 and len({lead["reference"] for lead in stored}) == 50
+    served = {name: count - before.get(name, 0) for name, count in cluster.balancer.sessions_per_server().items()}
+    assert len(served) == 2 and all(count >= 100 for count in served.values()), f"HAProxy did not spread the 450 messages: {served}"
 
 
 def test_action_server_killed_mid_form_and_restarted(cluster: Cluster) -> None:
     sender, email = f"kill-{uuid.uuid4().hex[:8]}", f"kill.{uuid.uuid4().hex[:8]}@example.dk"
     flow = steps(email)
     for step in flow[:5]:
-        cluster.stack.say(sender, step)
+        cluster.say(sender, step)
     cluster.stack.stop("actions", sig=signal.SIGKILL)
     cluster.stack.start("actions")
     replies: list[dict[str, Any]] = []
     for step in flow[5:]:
-        replies = cluster.stack.say(sender, step, url=cluster.urls[1])
+        replies = cluster.say(sender, step)
     assert re.search(r"FRV-\d{4}-", texts(replies)), texts(replies)
     assert len(leads_with(cluster, email)) == 1
 
@@ -73,10 +75,10 @@ def test_lead_database_down_during_submission_is_spooled_then_written(cluster: C
     sender, email = f"pgdown-{uuid.uuid4().hex[:8]}", f"pgdown.{uuid.uuid4().hex[:8]}@example.dk"
     flow = steps(email)
     for step in flow[:-1]:
-        cluster.stack.say(sender, step)
+        cluster.say(sender, step)
     cluster.leads_db.stop()
     try:
-        answer = texts(cluster.stack.say(sender, flow[-1]))
+        answer = texts(cluster.say(sender, flow[-1]))
         assert re.search("ikke gemme din tilmelding i vores system lige nu", answer) and re.search("ligger i kø", answer)
         reference = re.search(r"FRV-\d{4}-[A-Z0-9]{6}", answer)
         assert reference
@@ -92,16 +94,23 @@ def test_lead_database_down_during_submission_is_spooled_then_written(cluster: C
 
 
 def test_a_killed_rasa_instance_leaves_the_other_to_carry_on(cluster: Cluster) -> None:
+    """The citizen keeps writing to the same address; HAProxy sends every message to the instance that is alive."""
     sender, email = f"rasakill-{uuid.uuid4().hex[:8]}", f"rasakill.{uuid.uuid4().hex[:8]}@example.dk"
     flow = steps(email)
     for step in flow[:4]:
-        cluster.stack.say(sender, step, url=cluster.urls[1])
+        cluster.say(sender, step)
     cluster.stack.stop(cluster.second, sig=signal.SIGKILL)
     try:
         replies: list[dict[str, Any]] = []
         for step in flow[4:]:
-            replies = cluster.stack.say(sender, step, url=cluster.urls[0])
+            replies = cluster.say(sender, step)
+            assert replies, f"no answer to {step!r} with one instance dead"
         assert re.search(r"FRV-\d{4}-", texts(replies)), texts(replies)
         assert len(leads_with(cluster, email)) == 1
+        assert cluster.balancer.servers_up() == ["rasa1"]
     finally:
         cluster.stack.start(cluster.second)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(cluster.balancer.servers_up()) < 2:
+        time.sleep(0.5)
+    assert len(cluster.balancer.servers_up()) == 2, "the restarted instance did not come back into the balancer"
