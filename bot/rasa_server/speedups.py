@@ -1,4 +1,4 @@
-"""Four measured speed-ups for Rasa 3.6, installed where the Rasa process starts (profiled with py-spy).
+"""Five measured speed-ups for Rasa 3.6, installed where the Rasa process starts (profiled with py-spy).
 
 - Rasa validates every action server response with `jsonschema.validate(result, schema)`,
   which re-checks the schema itself against the JSON-Schema meta-schema each time: about
@@ -16,14 +16,20 @@
   The events that count (`DialogueStateTracker.applied_events`, without undone ones) are
   continued the same way, unless a form appears that was not in the conversation before:
   that changes how the earlier events count, so they are counted afresh.
+- Every custom action gets the whole conversation as JSON, encoded afresh each time: 18 ms
+  per action at 300 messages. An event before the latest user message does not change any
+  more, so its JSON is kept with it and reused; the request's bytes are the same as before.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import uuid
 from functools import cache
 from typing import Any, Dict
 
+import rasa
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
@@ -31,14 +37,17 @@ from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core import constants as core_constants
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted, ActionReverted, ActiveLoop, Event, Restarted, SessionStarted, UserUtteranceReverted, UserUttered
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.utils.common import all_subclasses
+from rasa.utils.endpoints import EndpointConfig
 
 # Rasa's own code, kept for the fallback and for the tests that compare (tests/unit/test_rasa_patches.py).
 ORIGINAL_VALIDATE_ACTION_RESULT = RemoteAction._validate_action_result
 ORIGINAL_RESOLVE_BY_TYPE = Event.resolve_by_type
 ORIGINAL_STATES_FOR_TRACKER_HISTORY = Domain.states_for_tracker_history
 ORIGINAL_APPLIED_EVENTS = DialogueStateTracker.applied_events
+ORIGINAL_ACTION_CALL_FORMAT = RemoteAction._action_call_format
+ORIGINAL_SESSION = EndpointConfig.session
 
 
 @cache
@@ -204,9 +213,59 @@ def _applied_events(self: DialogueStateTracker) -> list[Event]:
     return applied  # type: ignore[return-value]
 
 
+# Stands for the events in the request until they are spliced in; random, so no message can contain it.
+_EVENTS_MARK = json.dumps(f"frivillig-events-{uuid.uuid4().hex}")
+_JSON = "_frivillig_json"
+
+
+class _ActionCall(dict):  # type: ignore[type-arg]
+    """Rasa's request to the action server, its events already encoded one by one."""
+
+    encoded_events: list[str]
+
+
+def _encoded(event: Event, keep: bool) -> str:
+    kept = event.__dict__.get(_JSON)
+    if kept is not None and kept[0] is event.metadata:  # Tracker.update gives an event new metadata: then it is encoded again
+        return str(kept[1])
+    text = json.dumps(event.as_dict())
+    if keep:
+        event.__dict__[_JSON] = (event.metadata, text)
+    return text
+
+
+def _action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Domain) -> dict[str, Any]:
+    """Rasa's RemoteAction._action_call_format, with the events left to _dumps."""
+    state = tracker.current_state(EventVerbosity.NONE)  # all of current_state(ALL) but the events
+    state["events"] = json.loads(_EVENTS_MARK)
+    call = _ActionCall({"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state, "version": rasa.__version__})
+    if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
+        call["domain"] = domain.as_dict()
+    events = list(tracker.events)
+    # The latest user message and what follows may still change in this turn (EntitiesAdded, featurization flags).
+    settled = next((i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], UserUttered)), 0)
+    call.encoded_events = [_encoded(event, keep=i < settled) for i, event in enumerate(events)]
+    return call
+
+
+def _dumps(value: Any) -> str:
+    text = json.dumps(value)
+    if isinstance(value, _ActionCall):
+        text = text.replace(_EVENTS_MARK, "[" + ", ".join(value.encoded_events) + "]", 1)
+    return text
+
+
+def _session(self: EndpointConfig) -> Any:
+    session = ORIGINAL_SESSION(self)
+    session._json_serialize = _dumps  # what aiohttp encodes `json=` with (ClientSession(json_serialize=...))
+    return session
+
+
 def apply() -> None:
-    """Install all four in this process; bot/rasa_server/main.py does it where the Rasa process starts."""
+    """Install all five in this process; bot/rasa_server/main.py does it where the Rasa process starts."""
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign,assignment]
     Domain.states_for_tracker_history = _states_for_tracker_history  # type: ignore[method-assign]
     DialogueStateTracker.applied_events = _applied_events  # type: ignore[method-assign]
+    RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
+    EndpointConfig.session = _session  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ with a second Rasa instance and the dashboard writing to the same database.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,34 @@ def test_changing_the_states_given_out_changes_nothing_kept() -> None:
         for sub_state in state.values():
             sub_state.clear()  # type: ignore[attr-defined]
     assert speedups._states_for_tracker_history(DOMAIN, tracker) == speedups.ORIGINAL_STATES_FOR_TRACKER_HISTORY(DOMAIN, tracker)
+
+
+async def test_the_action_server_gets_the_bytes_rasa_would_send() -> None:
+    """After every event, and when the latest message changes in its turn (EntitiesAdded) or an event gets new metadata."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import EntitiesAdded
+    from rasa.utils.endpoints import EndpointConfig
+
+    action = RemoteAction("action_answer", EndpointConfig("http://127.0.0.1:1/webhook"))
+    rng = random.Random(11)
+    tracker = DialogueStateTracker.from_events("c", [], DOMAIN.slots)
+
+    def same() -> bool:
+        return speedups._dumps(speedups._action_call_format(action, tracker, DOMAIN)) == json.dumps(speedups.ORIGINAL_ACTION_CALL_FORMAT(action, tracker, DOMAIN))
+
+    for step in range(60):
+        tracker.update(random_event(rng, float(step)))
+        assert same(), step
+    tracker.update(UserUttered("jeg bor i Næstved", {"name": "inform", "confidence": 1.0}, timestamp=100.0))
+    assert same()
+    tracker.update(EntitiesAdded([{"entity": "municipality", "value": "Næstved", "start": 10, "end": 17}], timestamp=101.0))
+    assert same()
+    tracker.model_id = "another-model"
+    moved = list(tracker.events)[3]
+    tracker.update(moved)  # an event added again gets the tracker's model id in its metadata
+    assert same()
+    async with speedups._session(action.action_endpoint) as session:
+        assert session._json_serialize is speedups._dumps  # aiohttp encodes `json=` with it
 
 
 # --- the tracker store --------------------------------------------------------------------
