@@ -73,7 +73,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot.tooling.bench import main
 
-    return main(users=args.users, seconds=args.seconds)
+    return main(users=args.users, seconds=args.seconds, parts=tuple(args.parts))
 
 
 def cmd_bench_dashboard(args: argparse.Namespace) -> int:
@@ -208,9 +208,11 @@ def parser() -> argparse.ArgumentParser:
     ev = add("evaluate", cmd_evaluate, "NLU cross-validation and the public eval cases; reports in var/reports.")
     ev.add_argument("--folds", type=int, default=5)
     ev.add_argument("--skip-cv", action="store_true", help="only run the eval cases")
-    bench = add("bench", cmd_bench, "Load test against this bot and Rasa's starter bot.")
+    bench = add("bench", cmd_bench, "Closed and open loop, cost curve and scale-out, side by side with Rasa's starter bot.")
     bench.add_argument("--users", type=int, default=10)
     bench.add_argument("--seconds", type=int, default=60)
+    parts = ("bots", "scale-out")
+    bench.add_argument("--parts", nargs="+", choices=parts, default=list(parts), help="the bots side by side; the scale-out behind HAProxy")
     dashboard = add("bench-dashboard", cmd_bench_dashboard, "The dashboard and the lead store with 100,000 leads, on SQLite and PostgreSQL.")
     dashboard.add_argument("--leads", type=int, default=None, help="default BENCH_LEADS or 100000")
     dashboard.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")

@@ -121,7 +121,8 @@ async def test_the_action_server_gets_the_bytes_rasa_would_send() -> None:
     tracker = DialogueStateTracker.from_events("c", [], DOMAIN.slots)
 
     def same() -> bool:
-        return speedups._dumps(speedups._action_call_format(action, tracker, DOMAIN)) == json.dumps(speedups.ORIGINAL_ACTION_CALL_FORMAT(action, tracker, DOMAIN))
+        rasas = json.dumps(speedups.ORIGINAL_ACTION_CALL_FORMAT(action, tracker, DOMAIN))
+        return speedups._dumps(speedups._action_call_format(action, tracker, DOMAIN)) == rasas
 
     for step in range(60):
         tracker.update(random_event(rng, float(step)))
