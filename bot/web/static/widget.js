@@ -30,6 +30,7 @@
     restart: "Ny samtale",
     restartLabel: "Start en ny samtale",
     log: "Samtalen med Frivilligbotten",
+    messages: "Beskeder",
     hint: "Skriv en besked for at starte samtalen – fx »Hvad kan jeg lave som frivillig?«",
     inputLabel: "Skriv din besked",
     placeholder: "Skriv din besked",
@@ -236,7 +237,8 @@
   const log = el("div", { class: "fbw-log", role: "log", "aria-live": "polite", "aria-label": STRINGS.log });
   const dots = el("div", { class: "fbw-typing", "aria-hidden": "true", hidden: true }, [el("span"), el("span"), el("span")]);
   const typingStatus = el("p", { class: "fbw-sr", role: "status" });
-  const body = el("div", { class: "fbw-body" }, [hint, log, dots, typingStatus]);
+  // The scrolling area takes keyboard focus, so earlier messages can be read by keyboard when none of them holds a link or button.
+  const body = el("div", { class: "fbw-body", tabindex: "0", role: "region", "aria-label": STRINGS.messages }, [hint, log, dots, typingStatus]);
   const status = el("p", { class: "fbw-status", role: "status", "aria-live": "polite" });
   const input = el("input", {
     id: "fbw-input", class: "fbw-input", type: "text", name: "message", autocomplete: "off",
