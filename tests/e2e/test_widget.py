@@ -193,6 +193,22 @@ def test_reload_keeps_the_conversation(bot: Any, context: BrowserContext) -> Non
     expect(again.log).not_to_contain_text("Rikke Hansen")
 
 
+def test_a_reload_shows_the_newest_messages(bot: Any, context: BrowserContext) -> None:
+    """A conversation longer than the panel, reloaded with the panel open: the citizen sees where they left off."""
+    widget = demo(context, bot.web_url)
+    widget.open()
+    for question in ("hvad laver en vejviser", "hvad kan jeg lave som frivillig", "får man løn", "er jeg forsikret"):
+        widget.say(question)
+    widget.page.reload()
+    widget = Widget(widget.page)
+    expect(widget.panel).to_be_visible()
+    expect(widget.user).to_have_count(4)
+    body = widget.panel.locator(".fbw-body")
+    assert body.evaluate("b => b.scrollHeight > b.clientHeight + 100"), "the conversation does not overflow the panel: the test shows nothing"
+    expect(widget.user.last).to_be_in_viewport()
+    assert body.evaluate("b => b.scrollTop + b.clientHeight >= b.scrollHeight - 2"), "after the reload the panel is not scrolled to the newest message"
+
+
 def test_html_in_messages_is_shown_as_text(bot: Any, context: BrowserContext) -> None:
     widget = demo(context, bot.web_url)
     page = widget.page

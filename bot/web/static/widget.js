@@ -499,6 +499,7 @@
     // Show the widget once it is styled (or when the stylesheet fails: unstyled is better than nothing).
     const show = () => {
       root.hidden = false;
+      if (!panel.hidden) scrollToEnd(); // reopened by a reload: a hidden panel had no height to scroll in
     };
     stylesheet.addEventListener("load", show);
     stylesheet.addEventListener("error", show);
