@@ -80,7 +80,7 @@ class SpacyNLP(spacy_utils.SpacyNLP):
 class UnknownWordsFallback(GraphComponent, IntentClassifier):
     """Predicts nlu_fallback for messages made mostly of words the training data never used.
 
-    DIET gives some intent a high confidence even for keyboard mashing ("asdfgh qwerty"),
+    A classifier gives some intent a high confidence even for keyboard mashing ("asdfgh qwerty"),
     so a low-confidence threshold alone lets nonsense through as, say, an emergency. A
     word counts as known when it (or a one-letter typo of it) occurs in the training
     examples, the lookup tables or the synonyms, after æ/ø/å folding, or differs from such a
@@ -152,11 +152,11 @@ def classifier_text(text: str) -> str:
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class LinearIntentClassifier(GraphComponent, IntentClassifier):
-    """A linear SVM on TF-IDF word and character n-grams of classifier_text(); its intent replaces DIET's.
+    """A linear SVM on TF-IDF word and character n-grams of classifier_text(): the bot's intent classifier.
 
-    On a few thousand short Danish examples DIET learns the training data by heart and
-    generalises less well: in 5-fold cross-validation this classifier reaches a clearly higher
-    intent macro F1 (see README, "Measured"). DIET stays in the pipeline for the entities.
+    On a few thousand short Danish examples DIET learned the training data by heart and
+    generalised less well: in 5-fold cross-validation this classifier reached a clearly higher
+    intent macro F1 (see README, "Measured"), and DIET was later removed altogether.
     The SVM's decision values become confidences through a softmax with a fixed temperature,
     chosen so that FallbackClassifier's threshold keeps its meaning: correct predictions come
     out near 1, unclear messages well below the threshold.
@@ -188,7 +188,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         examples = training_data.intent_examples
         labels = [str(example.get(INTENT)) for example in examples]
         if len(set(labels)) < 2:
-            return self._resource  # nothing to tell apart; process() leaves DIET's intent
+            return self._resource  # nothing to tell apart; process() leaves the message as it is
         features = make_union(
             TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self._config["char_ngrams"]), sublinear_tf=True),
             TfidfVectorizer(analyzer="word", ngram_range=tuple(self._config["word_ngrams"]), sublinear_tf=True),
@@ -223,7 +223,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CommandWords(GraphComponent, IntentClassifier):
-    """Fixed words that always mean the same thing ("stop", "annuller"), whatever DIET guesses.
+    """Fixed words that always mean the same thing ("stop", "annuller"), whatever the classifier guesses.
 
     A citizen who wants out of a form must get out: the whole message has to be one of the
     configured phrases (after æ/ø/å folding), so longer sentences still go to the classifier.
