@@ -1,11 +1,12 @@
-"""Shared fixtures: one trained model, one SMTP server and one running bot per test session."""
+"""Shared fixtures: one trained model, one SMTP server, one running bot and one headless Chromium per test session."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
@@ -14,7 +15,11 @@ os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
 from stack import Mailbox, Stack, free_port
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 # A region's own website that embeds the widget (tests/e2e/test_widget.py serves it here); the bot allows its origin.
 EMBEDDING_SITE = f"http://127.0.0.1:{free_port()}"
 
@@ -62,3 +67,17 @@ def sender() -> str:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, through Playwright (never `playwright install`); each test opens its own context."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is missing: apt-get install -y chromium (make system-deps)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

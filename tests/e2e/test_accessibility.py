@@ -10,12 +10,11 @@ meets, so the widget's keyboard use and its live region are checked here by hand
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from typing import Any, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from bot.conventions import PRIVACY_PATH
 from bot.knowledge import kb
@@ -24,7 +23,6 @@ from bot.store.intake import LeadDraft
 
 AXE = ROOT / "bot" / "web" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 ANSWER_TIMEOUT = 20_000  # ms: one bot answer (NLU, policies and the action server)
 PASSWORD = "tilgaengelig-kode-1"
 QUESTION = "hvad laver en vejviser"
@@ -32,17 +30,10 @@ NOT_UNDERSTOOD = "asdfgh qwerty"
 OPEN_LABEL = "Åbn chatten med Frivilligbotten"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is missing: apt-get install -y chromium (make system-deps)")
+@pytest.fixture(scope="module", autouse=True)
+def axe_installed() -> None:
     if not AXE.is_file():
         pytest.fail(f"{AXE.relative_to(ROOT)} is missing: cd bot/web && npm ci (make setup)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

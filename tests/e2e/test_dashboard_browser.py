@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.knowledge import kb
 from bot.settings import ROOT, Settings
@@ -21,7 +20,6 @@ from bot.store.intake import LeadDraft
 from stack import free_port, wait_until
 
 PASSWORD = "koordinator-kode-1"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 def _draft(name: str, region: str, conversation_id: str, **fields: object) -> LeadDraft:
@@ -81,17 +79,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
             proc.wait()
         log.close()
         print((var_dir / "web.log").read_text(errors="replace")[-3000:])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is missing: apt-get install -y chromium (make system-deps)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def login(page: Page, base: str, email: str) -> None:

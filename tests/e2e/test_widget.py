@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 import uuid
 from contextlib import contextmanager
@@ -20,26 +19,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import EMBEDDING_SITE
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
 ANSWER_TIMEOUT = 20_000  # ms: one bot answer (NLU, policies and the action server)
 RECONNECT_TIMEOUT = 30_000  # ms: socket.io's reconnection back-off is at most ~12 s here
 GREETING = "Hej! Jeg er Frivilligbotten"
 GREETING_BUTTONS = ["Hvad kan jeg lave som frivillig?", "Meld mig som frivillig", "Tavshedspligt", "Tal med en koordinator"]
 OFFLINE_NOTICE = "Forbindelsen til chatten er afbrudt"
 REFERENCE = re.compile(r"FRV-\d{4}-[A-Z0-9]{6}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is missing: apt-get install -y chromium (make system-deps)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
