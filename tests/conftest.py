@@ -1,4 +1,4 @@
-"""Shared fixtures: one trained model, one SMTP server, one running bot and one headless Chromium per test session."""
+"""Shared fixtures: one trained model, one SMTP server, one running bot per test session; one headless Chromium per browser test module."""
 
 from __future__ import annotations
 
@@ -69,9 +69,13 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, through Playwright (never `playwright install`); each test opens its own context."""
+    """Debian's Chromium, headless, through Playwright (never `playwright install`); each test opens its own context.
+
+    One per module, not per session: Playwright's sync API keeps its event loop set on the main thread while it
+    runs, and pytest-asyncio refuses to start a test's loop inside it, so it must stop before the async tests.
+    """
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
