@@ -30,7 +30,9 @@ class Hours:
             raise ValueError(f"working hours must look like 'man-fre 09:00-15:00', not {text!r}")
         first, last = _DAYS[match.group(1)], _DAYS[match.group(2) or match.group(1)]
         days = frozenset(range(first, last + 1)) if first <= last else frozenset([*range(first, 7), *range(0, last + 1)])
-        return cls(days, dt.time(int(match.group(3)), int(match.group(4))), dt.time(int(match.group(5)), int(match.group(6))))
+        end_hour, end_minute = int(match.group(5)), int(match.group(6))
+        end = dt.time.max if (end_hour, end_minute) == (24, 0) else dt.time(end_hour, end_minute)  # "00:00-24:00": all day
+        return cls(days, dt.time(int(match.group(3)), int(match.group(4))), end)
 
     def is_open(self, at: dt.datetime) -> bool:
         return at.weekday() in self.days and self.start <= at.time() < self.end

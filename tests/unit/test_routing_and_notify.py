@@ -37,7 +37,13 @@ def test_hours_parse_and_open() -> None:
     assert hours.next_opening(dt.datetime(2026, 11, 24, 16, 0, tzinfo=CPH)) == dt.datetime(2026, 11, 25, 9, 0, tzinfo=CPH)
 
 
-@pytest.mark.parametrize("text", ["mon-fri 9-15", "man-fre", "hele tiden"])
+def test_hours_until_midnight_cover_the_last_minute() -> None:
+    hours = Hours.parse("man-søn 00:00-24:00")
+    assert hours.is_open(dt.datetime(2026, 11, 22, 23, 59, 59, tzinfo=CPH))
+    assert hours.is_open(dt.datetime(2026, 11, 23, 0, 0, tzinfo=CPH))
+
+
+@pytest.mark.parametrize("text", ["mon-fri 9-15", "man-fre", "hele tiden", "man-fre 09:00-25:00"])
 def test_bad_hours_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         Hours.parse(text)
