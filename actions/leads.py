@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import channel, form_slots, text, transcript
 from actions.forms import summary
-from bot.conventions import ERASURE_SLOT
+from bot.conventions import ERASURE_SLOT, SOCKETIO, TELEGRAM
 from bot.handoff import notify
 from bot.handoff.routing import routing
 from bot.knowledge import kb
@@ -31,6 +31,7 @@ from bot.store.schema import HANDOFF, SIGNUP, fields_of
 
 log = logging.getLogger(__name__)
 SPOOL_FLUSH_SECONDS = 5.0
+LIVE_CHANNELS = (SOCKETIO, TELEGRAM)  # where a coordinator's message can be pushed to the citizen
 FILE_RETENTION_SECONDS = 3600.0  # how often this action server clears its own outbox and spool of files past their limits
 
 
@@ -85,13 +86,14 @@ def who_and_when(domain: DomainDict, region: str) -> tuple[str, str]:
     return coordinator.name, text(domain, "utter_contact_when_closed", day=day, time=back.strftime("%H:%M"))
 
 
-async def save(draft: LeadDraft) -> SaveResult | None:
+async def save(draft: LeadDraft, notify_now: bool = True) -> SaveResult | None:
+    """Store the lead (or spool it) and send the coordinator's e-mail, unless a live chat is offered first."""
     try:
         result = await asyncio.get_running_loop().run_in_executor(None, store().intake.save, draft)
     except StoreUnavailable as exc:
         log.error("Lead could not be stored or spooled: %s", type(exc.__cause__ or exc).__name__)
         return None
-    if result.stored:
+    if result.stored and notify_now:
         await asyncio.get_running_loop().run_in_executor(None, _notify, draft, result)
     return result
 
@@ -134,6 +136,10 @@ class SubmitLead(Action, ABC):
     def after(self, dispatcher: CollectingDispatcher, draft: LeadDraft) -> None:
         """Anything more to say once the lead is saved."""
 
+    def offers_live(self, draft: LeadDraft) -> bool:
+        """Whether the citizen waits for a coordinator in the chat instead of a call (bot.store.live)."""
+        return False
+
     def answered_slots(self) -> list[str]:
         """Forgotten after saving: what only this kind asks, its consent and the misses; name and contact stay for a later handoff."""
         shared = {f.name for f in fields_of(SIGNUP)} & {f.name for f in fields_of(HANDOFF)}
@@ -144,10 +150,18 @@ class SubmitLead(Action, ABC):
             dispatcher.utter_message(response="utter_consent_refused")
             return [*_forget(form_slots(domain)), SlotSet(ERASURE_SLOT, True)]
         draft = draft_from(tracker, self.kind)
-        result = await save(draft)
+        live = await asyncio.get_running_loop().run_in_executor(None, self.offers_live, draft)
+        result = await save(draft, notify_now=not live)
         if result is None:
             dispatcher.utter_message(response="utter_signup_failed")
             return []
+        if live and result.created and await asyncio.get_running_loop().run_in_executor(None, store().live.request, result.reference):
+            minutes = store().live.typical_wait_minutes(draft["region"], settings().live_wait_seconds)
+            region = kb().region_name(draft["region"])
+            dispatcher.utter_message(response="utter_handoff_live", name=draft["name"].split()[0], reference=result.reference, region=region, minutes=minutes)
+            return [SlotSet("lead_reference", result.reference), *_forget(self.answered_slots())]
+        if live and result.stored:  # not a new case after all: the e-mail goes now, as without a live chat
+            await asyncio.get_running_loop().run_in_executor(None, _notify, draft, result)
         who, when = who_and_when(domain, draft["region"])
         response = self.updated if result.updated else self.done if result.stored else self.queued
         dispatcher.utter_message(response=response, name=draft["name"].split()[0], reference=result.reference, who=who, when=when)
@@ -168,6 +182,20 @@ class ActionSubmitHandoff(SubmitLead):
 
     def name(self) -> str:
         return "action_submit_handoff"
+
+    def offers_live(self, draft: LeadDraft) -> bool:
+        """On the widget and Telegram (where a coordinator's message can reach the citizen), within the region's
+        coordinator's working hours, while a coordinator of the region has the dashboard's live page open."""
+        config = settings()
+        if not config.live_chat or draft.channel not in LIVE_CHANNELS:
+            return False
+        coordinator = routing().for_region(draft["region"])
+        if coordinator is None or not coordinator.hours.is_open(routing().now()):
+            return False
+        try:
+            return store().live.on_duty(draft["region"])
+        except SQLAlchemyError:
+            return False  # the lead store is down: the case is spooled, and the e-mail tells the coordinator
 
     def after(self, dispatcher: CollectingDispatcher, draft: LeadDraft) -> None:
         """The region's published direct contact, where the documents give one."""

@@ -27,7 +27,13 @@ CHANNELS = (SOCKETIO, REST, TELEGRAM)
 BRIDGE_PURPOSE = "telegram-bridge"
 ACTION_SERVER_PURPOSE = "action-server"
 WEB_SESSION_PURPOSE = "web-session"
+LIVE_PURPOSE = "live-chat"
 BRIDGE_TOKEN_HEADER = "X-Bridge-Token"
+LIVE_TOKEN_HEADER = "X-Live-Token"  # the dashboard's calls to Rasa's live chat route (bot/rasa_server/live.py)
+
+# What the citizen wrote while a coordinator had the chat and the bot was silent, that the bot would
+# have acted on at once: the coordinator's page highlights these, and the bot answers them on hand-back.
+LIVE_ALERT_INTENTS = ("emergency", "crisis", "delete_data", "share_cpr")
 
 # The longest message a citizen may send, on every channel (the widget's input field too).
 MAX_MESSAGE_CHARS = 1000

@@ -136,6 +136,27 @@ class Settings:
             "doc": "Comma-separated client addresses or networks the per-address limit leaves out: this machine's own tools (evaluation, benchmark).",
         },
     )
+    live_chat: bool = field(
+        default=True,
+        metadata={
+            "env": "LIVE_CHAT",
+            "doc": "Offer a live chat with a coordinator when one of the region's has the live page open within working hours; false: case and e-mail only.",
+        },
+    )
+    live_wait_seconds: int = field(
+        default=180,
+        metadata={
+            "env": "LIVE_WAIT_SECONDS",
+            "doc": "A live chat nobody takes within this many seconds becomes a case and an e-mail, and the citizen is told.",
+        },
+    )
+    live_lease_seconds: int = field(
+        default=60,
+        metadata={
+            "env": "LIVE_LEASE_SECONDS",
+            "doc": "A live chat whose coordinator's page has been gone (closed tab, lost network) this many seconds goes back to the bot; the case stays open.",
+        },
+    )
     telegram_token: str = field(default="", metadata={"env": "TELEGRAM_BOT_TOKEN", "doc": "Starts the Telegram bridge when set."})
     telegram_webhook_url: str = field(
         default="", metadata={"env": "TELEGRAM_WEBHOOK_URL", "doc": "Public HTTPS URL for webhook mode; empty means long polling."}

@@ -58,6 +58,52 @@ def bot(model: Path, mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory)
         yield stack
 
 
+# The live chat's bot (tests/e2e/test_live_chat*.py): coordinators at work all day, so the tests do not depend on
+# the clock; short waits, so its fallbacks happen within a test; Telegram's fake Bot API on a port fixed in advance,
+# since the Rasa server pushes a coordinator's messages to Telegram itself.
+LIVE_PASSWORD = "koordinator-kode-1"
+LIVE_WAIT_SECONDS = 15
+LIVE_LEASE_SECONDS = 6
+LIVE_TELEGRAM_PORT = free_port()
+LIVE_TELEGRAM_TOKEN = "654321:TEST-live-chat-token"
+ALL_DAY = """timezone: Europe/Copenhagen
+coordinators:
+  - name: Frivilligkoordinatoren i Region Midtjylland
+    email: frivillig-midtjylland@example.invalid
+    regions: [midtjylland, nordjylland, sjaelland, hovedstaden, syddanmark]
+    hours: "man-søn 00:00-24:00"
+"""
+
+
+@pytest.fixture(scope="session")
+def live_bot(model: Path, mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A bot of its own for live chats, with three coordinators: two of Midtjylland, one of Nordjylland."""
+    var_dir = tmp_path_factory.mktemp("live")
+    routing = var_dir / "coordinators.yml"
+    routing.write_text(ALL_DAY, encoding="utf-8")
+    stack = Stack(
+        model=model,
+        var_dir=var_dir,
+        extra_env={
+            "COORDINATORS_FILE": str(routing),
+            "LIVE_WAIT_SECONDS": str(LIVE_WAIT_SECONDS),
+            "LIVE_LEASE_SECONDS": str(LIVE_LEASE_SECONDS),
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(mailbox.port),
+            "SMTP_STARTTLS": "false",
+            "RATE_LIMIT_CONVERSATION": "0",
+            "TELEGRAM_BOT_TOKEN": LIVE_TELEGRAM_TOKEN,
+            "TELEGRAM_API_URL": f"http://127.0.0.1:{LIVE_TELEGRAM_PORT}/bot",
+        },
+    )
+    with stack.running("actions", "rasa", "web"):
+        store = stack.store()
+        store.accounts.add("mette@rm.dk", "Mette Midtjylland", "coordinator", ["midtjylland"], LIVE_PASSWORD)
+        store.accounts.add("karen@rm.dk", "Karen Kollega", "coordinator", ["midtjylland"], LIVE_PASSWORD)
+        store.accounts.add("ole@rn.dk", "Ole Nord", "coordinator", ["nordjylland"], LIVE_PASSWORD)
+        yield stack
+
+
 @pytest.fixture
 def sender() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"

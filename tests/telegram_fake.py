@@ -53,7 +53,7 @@ class LoopbackServer:
 class FakeTelegram:
     """The Bot API of one bot, at base_url (what ApplicationBuilder.base_url takes)."""
 
-    def __init__(self, token: str = "123456:TEST-frivilligbotten-token", poll_cap: float = 0.5) -> None:
+    def __init__(self, token: str = "123456:TEST-frivilligbotten-token", poll_cap: float = 0.5, port: int | None = None) -> None:
         self.token = token
         self.poll_cap = poll_cap
         self.calls: list[Call] = []
@@ -63,7 +63,7 @@ class FakeTelegram:
         self._message_ids = 1000
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
-        self.server = LoopbackServer(app)
+        self.server = LoopbackServer(app, port)
 
     @property
     def base_url(self) -> str:

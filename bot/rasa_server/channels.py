@@ -10,7 +10,9 @@ only through the channel that owns it.
   for "telegram:<chat id>" senders.
 - socket.io (the widget): the server issues each browser a session id and signs it; the
   conversation is "web:<id>", and a message is taken only on a socket whose session the server
-  confirmed, so no browser can choose whose conversation it writes to.
+  confirmed, so no browser can choose whose conversation it writes to. With REDIS_URL every emit
+  goes through Redis, so a live chat's message entering on one Rasa instance reaches a widget
+  connected to another; a widget that reconnects gets the live chat's messages it missed.
 
 On every channel a conversation may send RATE_LIMIT_CONVERSATION messages a minute, and a client
 address RATE_LIMIT_ADDRESS over REST and socket.io together (not on the bridge's route, where every
@@ -39,7 +41,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.conventions import (
     BRIDGE_PURPOSE,
@@ -53,6 +55,7 @@ from bot.conventions import (
     WEB_SESSION_PURPOSE,
 )
 from bot.proxies import client_address
+from bot.rasa_server.live import live_messages_since
 from bot.settings import Settings, settings
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ logger = logging.getLogger(__name__)
 MAX_SENDER_CHARS = 200
 RATE_WINDOW_SECONDS = 60  # the limits are messages per minute, over a sliding minute
 RATE_LIMITED = "utter_rate_limited"
+SOCKETIO_CHANNEL = "frivillig-socketio"  # the Redis pub/sub channel of the widget's emits, between Rasa instances
 RATE_KEY_PREFIX = "frivillig:rate:"  # in the lock store's Redis, beside its "frivillig" keys (endpoints.yml)
 
 
@@ -325,7 +329,11 @@ class SocketIOInput(socketio.SocketIOInput):
         return channel
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins or [])
+        # With REDIS_URL (several instances), every emit goes through Redis to the instance that holds the socket: a coordinator's
+        # message entering on one instance reaches a widget connected to another (bot/rasa_server/live.py). Redis must be private:
+        # python-socketio unpickles what it reads there. One instance needs no Redis and emits in process.
+        manager = AsyncRedisManager(settings().redis_url, channel=SOCKETIO_CHANNEL) if settings().redis_url else None
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins or [], client_manager=manager)
         webhook = socketio.SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
         sessions: dict[str, str] = {}  # socket id -> conversation
@@ -350,6 +358,10 @@ class SocketIOInput(socketio.SocketIOInput):
             sessions[sid] = sender
             sio.enter_room(sid, sender)
             await sio.emit("session_confirm", web_session_token(session), room=sid)
+            since = data.get("live_since") if isinstance(data, dict) and web_session_of(asked) else None
+            if isinstance(since, (int, float)) and not isinstance(since, bool):  # a reconnect: what a coordinator wrote meanwhile
+                for message in await live_messages_since(sender, float(since)):
+                    await sio.emit(self.bot_message_evt, message, room=sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: str, data: Any = None, *_: Any) -> None:

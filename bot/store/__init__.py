@@ -8,6 +8,7 @@ the part each caller needs:
 - `citizens`: what a citizen may see and erase of their own conversation;
 - `cases`: the coordinators' queries and workflow, scoped to their regions;
 - `accounts`: dashboard accounts and login throttling;
+- `live`: live chats between a citizen and a coordinator (bot.store.live);
 - `audit`: the audit log.
 
 Retention (`bot.store.retention`) and Rasa's tracker store (`bot.store.conversations`)
@@ -25,6 +26,7 @@ from bot.store.casework import Casework
 from bot.store.citizens import CitizenRequests
 from bot.store.database import Database
 from bot.store.intake import Intake
+from bot.store.live import LiveChats
 
 
 class LeadStore:
@@ -35,6 +37,7 @@ class LeadStore:
         self.citizens = CitizenRequests(self.db, self.audit, self.intake)
         self.cases = Casework(self.db, self.audit)
         self.accounts = Accounts(self.db, self.audit)
+        self.live = LiveChats(self.db, self.audit)
 
 
 def open_store(config: Settings | None = None) -> LeadStore:

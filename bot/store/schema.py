@@ -113,6 +113,12 @@ leads_table = sa.Table(
     sa.Column("assigned_to", sa.Integer, sa.ForeignKey("coordinators.id", ondelete="SET NULL"), nullable=True),
     sa.Column("closed_at", sa.DateTime, nullable=True),
     sa.Column("search_text", sa.Text, nullable=False, default=""),
+    # Live chat (bot.store.live): waiting for a coordinator, in a chat with one (live_by), or over.
+    sa.Column("live_state", sa.String(10), nullable=False, default="", server_default=""),
+    sa.Column("live_requested_at", sa.DateTime, nullable=True),
+    sa.Column("live_by", sa.Integer, nullable=True),  # the coordinator in the chat; no foreign key: an account is disabled, never deleted
+    sa.Column("live_since", sa.DateTime, nullable=True),
+    sa.Column("live_seen_at", sa.DateTime, nullable=True),  # the coordinator's chat page last asked for news
 )
 
 
@@ -152,6 +158,7 @@ class Coordinator(Base):
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     disabled_at = sa.Column(sa.DateTime, nullable=True)  # a disabled account cannot log in and has no sessions
     must_change_password = sa.Column(sa.Boolean, nullable=False, default=False)  # a password someone else chose: changed at first login
+    live_seen_at = sa.Column(sa.DateTime, nullable=True)  # the live chat page last asked for news: on duty for live chats
 
     @property
     def is_admin(self) -> bool:

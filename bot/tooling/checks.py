@@ -13,7 +13,7 @@ from bot.tooling.training import ensure_model
 WARNING = re.compile(r"rasa/shared/utils/io\.py:\d+: \w*Warning: (.*)")
 UNUSED_UTTERANCE = re.compile(r"The utterance '(utter_[a-z0-9_]+)' is not used in any story or rule")
 # The validator cannot see responses sent by custom actions; those must then appear in the actions' code.
-CODE_SENDING_RESPONSES = ("actions", "bot/rasa_server/channels.py", "bot/telegram")
+CODE_SENDING_RESPONSES = ("actions", "bot/rasa_server/channels.py", "bot/rasa_server/live.py", "bot/telegram")
 
 
 def used_by_code() -> tuple[set[str], set[str]]:

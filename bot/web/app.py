@@ -15,11 +15,11 @@ from werkzeug.wrappers import Response
 from bot.conventions import PRIVACY_PATH
 from bot.settings import Settings, settings
 from bot.store import retention
-from bot.web import audit, auth, export, formatting, leads_views, overview, public
-from bot.web.state import attach
+from bot.web import audit, auth, export, formatting, leads_views, live, overview, public
+from bot.web.state import KEY, attach
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
-# The dashboard has no scripts at all; inline style attributes draw the chart bars.
+# The dashboard has no scripts, except on the live chat pages (bot.web.live.LIVE_CSP); inline style attributes draw the chart bars.
 DASHBOARD_CSP = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 # With secure cookies the dashboard is served over HTTPS: browsers then never try it over plain HTTP for a year.
 HSTS = "max-age=31536000"
@@ -72,7 +72,7 @@ def create_app(config: Settings | None = None) -> Flask:
     formatting.install(app)
     app.before_request(auth.load_coordinator)
     app.context_processor(lambda: {"me": auth.current_or_none()})
-    for blueprint in (public.bp, auth.bp, overview.bp, leads_views.bp, export.bp, audit.bp):
+    for blueprint in (public.bp, auth.bp, overview.bp, leads_views.bp, live.bp, export.bp, audit.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(CSRFError, _on_csrf_error)
     app.register_error_handler(HTTPException, _on_http_error)
@@ -81,11 +81,12 @@ def create_app(config: Settings | None = None) -> Flask:
 
 
 def serve() -> int:
-    """Serve the app with waitress on WEB_PORT and run retention once a day in the background."""
+    """Serve the app with waitress on WEB_PORT; retention once a day and the live chat sweeper run in the background."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = settings()
     app = create_app(config)
     retention.start_daily(config)
+    live.start_sweeper(config, app.extensions[KEY].store)
     print(f"Web server listening on http://0.0.0.0:{config.web_port} (dashboard {config.web_base_url}/dashboard/)", flush=True)
     waitress.serve(app, host="0.0.0.0", port=config.web_port, threads=8, ident="frivilligbotten")
     return 0

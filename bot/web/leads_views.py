@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store import conversations
+from bot.store.live import LIVE
 from bot.store.schema import TRANSITIONS, Lead
 from bot.web.auth import login_required, viewer
 from bot.web.filters import parse
@@ -124,6 +125,9 @@ def assign(reference: str) -> ResponseReturnValue:
 def delete(reference: str) -> ResponseReturnValue:
     """First POST asks for confirmation; the second (confirm=ja) deletes the lead and its conversation in the tracker store."""
     lead = _lead_or_404(reference)
+    if lead.live_state == LIVE:  # Rasa holds the conversation paused; deleting it under a live chat would leave the citizen talking to nobody
+        flash("live_delete_refused", "fejl")
+        return _back(reference)
     if request.form.get("confirm") != "ja":
         return render_template("lead_delete.html", lead=lead)
     me = viewer()

@@ -78,6 +78,30 @@ class Widget:
         return json.loads(stored)["id"] if stored else None
 
 
+class DroppableLinks:
+    """The page's socket.io websockets through Playwright, so a test can drop them (the network is gone) and let them back."""
+
+    def __init__(self, page: Page) -> None:
+        self.blocked = False
+        self.opened: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        page.route_web_socket(re.compile(r"/socket\.io/"), self._through)
+
+    def _through(self, ws: WebSocketRoute) -> None:
+        if self.blocked:
+            ws.close()
+            return
+        self.opened.append((ws, ws.connect_to_server()))
+
+    def drop(self) -> None:
+        self.blocked = True
+        for ws, server in self.opened:
+            server.close()
+            ws.close()
+
+    def restore(self) -> None:
+        self.blocked = False
+
+
 def demo(context: BrowserContext, web_url: str) -> Widget:
     page = context.new_page()
     page.goto(f"{web_url}/")
@@ -347,33 +371,22 @@ def test_screenshot_of_the_open_widget(bot: Any, context: BrowserContext, artifa
 def test_reconnects_after_a_dropped_connection(bot: Any, context: BrowserContext) -> None:
     """The network drops: a Danish notice, a disabled input; back online: the same conversation goes on."""
     page = context.new_page()
-    links: dict[str, Any] = {"blocked": False, "open": []}
-
-    def through(ws: WebSocketRoute) -> None:
-        if links["blocked"]:
-            ws.close()
-            return
-        links["open"].append((ws, ws.connect_to_server()))
-
-    page.route_web_socket(re.compile(r"/socket\.io/"), through)
+    links = DroppableLinks(page)
     page.goto(f"{bot.web_url}/")
     widget = Widget(page)
     widget.open()
     widget.say("jeg vil gerne melde mig som frivillig", "Hvad hedder du?")
     session = widget.session_id()
 
-    links["blocked"] = True
-    for ws, server in links["open"]:
-        server.close()
-        ws.close()
+    links.drop()
     expect(widget.notice).to_contain_text(OFFLINE_NOTICE)
     expect(widget.input).to_be_disabled()
     expect(widget.send_button).to_be_disabled()
 
-    links["blocked"] = False
+    links.restore()
     expect(widget.notice).to_be_empty(timeout=RECONNECT_TIMEOUT)
     expect(widget.input).to_be_enabled()
-    assert len(links["open"]) >= 2
+    assert len(links.opened) >= 2
     assert widget.session_id() == session
     widget.say("Ronja Nielsen", "e-mailadresse")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import time
@@ -10,6 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import cycle
 from typing import Any
 
+import httpx
+import socketio
+
+from bot.conventions import LIVE_PURPOSE, LIVE_TOKEN_HEADER
 from services import Cluster
 from stack import texts
 
@@ -34,6 +39,74 @@ def test_one_conversation_alternating_between_instances(cluster: Cluster) -> Non
     assert re.search(r"FRV-\d{4}-", texts(last)), texts(last)
     [lead] = leads_with(cluster, email)
     assert (lead["name"], lead["phone"], lead["region"], lead["interests"]) == ("Ida Kjær Hansen", "+4520304050", "midtjylland", ["vejviser"])
+
+
+class Citizen:
+    """The widget's socket.io connection to one Rasa instance: what the citizen is shown, in order."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.shown: list[dict[str, Any]] = []
+        self.session = ""
+        self.client.on("session_confirm", self._confirm)
+        self.client.on("bot_uttered", self.shown.append)
+
+    async def _confirm(self, token: str) -> None:
+        self.session = token
+
+    async def connect(self, url: str) -> None:
+        await self.client.connect(url, transports=["websocket"], socketio_path="/socket.io")
+        await self.client.emit("session_request", {"session_id": None})
+        await self.wait(lambda: self.session, "the session")
+
+    async def say(self, text: str) -> None:
+        await self.client.emit("user_uttered", {"message": text, "session_id": self.session})
+
+    async def wait(self, check: Any, what: str, timeout: float = 30) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if found := check():
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; shown: {self.shown}")
+
+    def saw(self, text: str) -> list[dict[str, Any]]:
+        return [m for m in self.shown if text in str(m.get("text", ""))]
+
+
+async def test_a_live_chat_reaches_the_citizen_on_one_instance_from_the_other(cluster: Cluster) -> None:
+    """The citizen's websocket is held by the first instance; the dashboard's calls land on the second (Redis carries the emits)."""
+    first, second = cluster.urls
+    citizen = Citizen()
+    await citizen.connect(first)
+    sender = "web:" + citizen.session.split(".")[0]
+    headers = {LIVE_TOKEN_HEADER: cluster.stack.settings.derived_secret(LIVE_PURPOSE)}
+
+    async def live(operation: str, **body: str) -> int:
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(f"{second}/webhooks/live/{operation}", json={"sender": sender, **body}, headers=headers)
+            return answer.status_code
+
+    try:
+        await citizen.say("hej")
+        await citizen.wait(lambda: citizen.saw("Frivilligbotten"), "the greeting")
+        assert await live("join", coordinator="Mette", region="Region Midtjylland") == 200
+        await citizen.wait(lambda: citizen.saw("Du skriver nu med Mette, frivilligkoordinator i Region Midtjylland."), "the join")
+        assert await live("say", coordinator="Mette", text="Hej! Hvad kan jeg hjælpe med?") == 200
+        [said] = await citizen.wait(lambda: citizen.saw("Hej! Hvad kan jeg hjælpe med?"), "the coordinator's message")
+        assert said["metadata"]["live"]["event"] == "say" and said["metadata"]["live"]["coordinator"] == "Mette"
+        shown = len(citizen.shown)
+        await citizen.say("har frivillige tavshedspligt?")
+        await asyncio.sleep(2)
+        assert len(citizen.shown) == shown  # the bot is silent on both instances while the coordinator is there
+        assert await live("leave", coordinator="Mette") == 200
+        await citizen.wait(lambda: citizen.saw("Mette har givet samtalen tilbage til mig"), "the hand-back")
+        await citizen.say("har frivillige tavshedspligt?")
+        await citizen.wait(lambda: citizen.saw("De frivillige har tavshedspligt"), "the bot's answer again")
+        assert await live("say", coordinator="Mette", text="for sent") == 409  # no longer live
+        assert await live("join", coordinator="Mette", region="x") == 200 and await live("leave", coordinator="Mette") == 200
+    finally:
+        await citizen.client.disconnect()
 
 
 def test_fifty_concurrent_signups_through_the_load_balancer(cluster: Cluster) -> None:

@@ -23,6 +23,7 @@ def test_the_served_notice_names_the_website_telegram_coordinators_and_administr
         "chatten på regionens hjemmeside og på Telegram",
         "går dine beskeder også gennem Telegram",
         "frivilligkoordinatorerne i den region",
+        "kan en koordinator læse samtalen og svare dig direkte i chatten",
         "administratorer",
     ):
         assert part in page, part
@@ -32,4 +33,6 @@ def test_the_served_notice_names_the_website_telegram_coordinators_and_administr
 def test_the_consent_question_names_the_same_people() -> None:
     for name in ("utter_ask_consent", "utter_ask_handoff_consent"):
         consent = DOMAIN.responses[name][0]["text"]
-        assert "Kun frivilligkoordinatorerne i din region og systemets administratorer ser oplysningerne og vores samtale." in consent
+        assert "Kun frivilligkoordinatorerne i din region og systemets administratorer ser oplysningerne og vores samtale" in consent
+    # A handoff may become a live chat: its consent and the notice both say a coordinator may read and answer in the chat.
+    assert "en koordinator kan læse med og svare dig her i chatten" in DOMAIN.responses["utter_ask_handoff_consent"][0]["text"]

@@ -811,3 +811,80 @@ def test_the_demo_page_tells_the_roles_as_the_knowledge_base_does(app: Flask) ->
     hospice = kb().opportunity("hospice")
     assert hospice is not None and escape(hospice.answer, quote=False) in page
     assert "Hospicelimfjord" not in page and "regionernes chatbot" not in page
+
+
+# --------------------------------------------------------------------------- live chat (bot/web/live.py)
+
+
+def waiting_handoff(store: LeadStore, config: Settings, region: str = "midtjylland") -> tuple[str, str]:
+    """A handoff case waiting for a coordinator, with its conversation in the tracker store; (reference, conversation id)."""
+    conversation = f"web:{uuid.uuid4().hex}"
+    reference = seed(
+        store, kind="handoff", conversation_id=conversation, region=region, question="Må min hund komme med?", interests=[], availability="", message=""
+    )
+    assert store.live.request(reference)
+    now = time.time()
+    add_events(config.tracker_url, conversation, ("user", "request_human", "kan jeg tale med et menneske", now - 30), ("bot", None, "Selvfølgelig!", now - 29))
+    return reference, conversation
+
+
+def test_the_live_page_shows_only_the_coordinators_own_regions(midt: Browser, store: LeadStore, config: Settings) -> None:
+    mine, _ = waiting_handoff(store, config)
+    theirs, _ = waiting_handoff(store, config, region="nordjylland")
+    page = text(midt.get("/dashboard/live"))
+    assert mine in page and theirs not in page and "Må min hund komme med?" in page
+    listed = midt.get("/dashboard/live/chats").get_json()["chats"]
+    assert [(c["reference"], c["state"], c["region"]) for c in listed] == [(mine, "waiting", "Region Midtjylland")]
+    for url in (f"/dashboard/live/{theirs}", f"/dashboard/live/{theirs}/events?after=0"):
+        assert midt.get(url).status_code == 404
+    assert midt.post(f"/dashboard/live/{theirs}/join").status_code == 404
+    assert store.live.get(Viewer("x", "admin", ()), theirs).state == "waiting"  # type: ignore[union-attr]
+
+
+def test_the_live_pages_run_their_own_script_and_the_rest_of_the_dashboard_none(midt: Browser, store: LeadStore, config: Settings) -> None:
+    reference, _ = waiting_handoff(store, config)
+    for url in ("/dashboard/live", f"/dashboard/live/{reference}"):
+        response = midt.get(url)
+        assert (
+            "script-src 'self'" in response.headers["Content-Security-Policy"]
+            and "unsafe-inline" not in response.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+        )
+        assert '<script src="/static/live.js" defer></script>' in text(response)
+    assert "script-src" not in midt.get("/dashboard/leads").headers["Content-Security-Policy"]
+
+
+def test_a_conversation_that_starts_over_ends_the_chat_for_the_coordinator(midt: Browser, store: LeadStore, config: Settings, people: dict[str, int]) -> None:
+    """A session expiry or a restart un-pauses Rasa: the coordinator's page learns it at the next poll, and the chat ends."""
+    reference, conversation = waiting_handoff(store, config)
+    assert store.live.claim(Viewer(MIDT, "coordinator", ("midtjylland",)), people[MIDT], reference)
+    first = midt.get(f"/dashboard/live/{reference}/events?after=0").get_json()
+    assert first["holding"] and [line["text"] for line in first["lines"]] == ["kan jeg tale med et menneske", "Selvfølgelig!"]
+    last = first["lines"][-1]["id"]
+    add_events(config.tracker_url, conversation, ("session_started", None, "", time.time()), ("user", "greet", "hej igen", time.time()))
+    later = midt.get(f"/dashboard/live/{reference}/events?after={last}").get_json()
+    assert not later["holding"] and later["state"] == "ended"
+    assert [line["who"] for line in later["lines"]] == ["system", "citizen"]
+    assert (MIDT, "live_left", reference, {"reason": "conversation_restarted"}) in audit_actions(store)
+    page = text(midt.get(f"/dashboard/live/{reference}"))
+    assert "Samtalen startede forfra." in page and "Chatbotten svarer borgeren." in page
+
+
+def test_the_sweeper_hands_back_abandoned_chats_and_sends_on_unanswered_requests(store: LeadStore, config: Settings, people: dict[str, int]) -> None:
+    """Even with Rasa unreachable (it is not running here), the chat is handed back in the lead store and the e-mail goes out."""
+    from bot.web.live import sweep
+
+    abandoned, _ = waiting_handoff(store, config)
+    unanswered, _ = waiting_handoff(store, config)
+    assert store.live.claim(Viewer(MIDT, "coordinator", ("midtjylland",)), people[MIDT], abandoned)
+    with store.db.session() as session:
+        session.execute(sa.update(Lead).values(live_seen_at=utcnow() - dt.timedelta(minutes=5), live_requested_at=utcnow() - dt.timedelta(minutes=5)))
+        session.commit()
+    quick = Settings.from_env({"VAR_DIR": str(config.var_dir), "RASA_PORT": "9", "LIVE_WAIT_SECONDS": "60", "LIVE_LEASE_SECONDS": "60"})
+    sweep(quick, store)
+    admin = Viewer("x", "admin", ())
+    assert store.live.get(admin, abandoned).state == "ended" and store.cases.get(admin, abandoned).status == "ny"  # type: ignore[union-attr]
+    assert store.live.get(admin, unanswered).state == "missed"  # type: ignore[union-attr]
+    mails = [path.name for path in config.outbox_dir.glob("*.eml")]
+    assert any(name.endswith(f"-{unanswered}.eml") for name in mails) and not any(name.endswith(f"-{abandoned}.eml") for name in mails)
+    sweep(quick, store)  # nothing twice
+    assert len(list(config.outbox_dir.glob("*.eml"))) == len(mails)

@@ -37,6 +37,7 @@
     send: "Send",
     you: "Du skrev:",
     bot: "Frivilligbotten skrev:",
+    coordinator: " (frivilligkoordinator) skrev:",
     replies: "Svarmuligheder",
     typing: "Frivilligbotten skriver …",
     connecting: "Forbinder til chatten …",
@@ -139,12 +140,17 @@
     if (!value || !session || value.session !== session || !Array.isArray(value.entries)) return [];
     return value.entries
       .filter((e) => e && (e.who === "user" || e.who === "bot") && typeof e.text === "string")
-      .map((e) => ({ who: e.who, text: e.text, replies: cleanReplies(e.replies) }))
+      .map((e) => ({ who: e.who, text: e.text, replies: cleanReplies(e.replies), from: typeof e.from === "string" ? e.from : "" }))
       .slice(-MAX_ENTRIES);
+  }
+  function loadLive(session) {
+    const value = readJson(tab, TRANSCRIPT_KEY);
+    const same = value && session && value.session === session;
+    return { on: Boolean(same && value.live === true), seen: same && typeof value.liveSeen === "number" ? value.liveSeen : 0 };
   }
   function saveTranscript() {
     if (!session) return;
-    tab.set(TRANSCRIPT_KEY, JSON.stringify({ session: session, entries: entries.slice(-MAX_ENTRIES) }));
+    tab.set(TRANSCRIPT_KEY, JSON.stringify({ session: session, entries: entries.slice(-MAX_ENTRIES), live: live, liveSeen: liveSeen }));
   }
 
   // --- DOM helpers ------------------------------------------------------------------------------------
@@ -218,6 +224,8 @@
   // --- state -------------------------------------------------------------------------------------------
   let session = storedSession();
   let entries = loadTranscript(session);
+  let live = loadLive(session).on; // a coordinator has the chat: no "typing" from the bot, which is silent
+  let liveSeen = loadLive(session).seen; // the server's time of the newest live chat message shown: a reconnect asks for later ones
   let socket = null;
   let state = "idle"; // idle (not connected yet), connecting, online, offline
   let confirmed = false; // session_confirm received on the current connection
@@ -276,8 +284,11 @@
     body.scrollTop = body.scrollHeight;
   }
   function renderEntry(entry, withReplies) {
-    const bubble = el("div", { class: "fbw-msg fbw-msg--" + entry.who }, [
-      el("span", { class: "fbw-sr" }, [(entry.who === "user" ? STRINGS.you : STRINGS.bot) + " "]),
+    const coordinator = entry.who === "bot" && entry.from;
+    const bubble = el("div", { class: "fbw-msg fbw-msg--" + entry.who + (coordinator ? " fbw-msg--coordinator" : "") }, [
+      coordinator
+        ? el("span", { class: "fbw-from" }, [entry.from + STRINGS.coordinator + " "])
+        : el("span", { class: "fbw-sr" }, [(entry.who === "user" ? STRINGS.you : STRINGS.bot) + " "]),
     ]);
     const text = el("span", { class: "fbw-text" });
     // User text is shown exactly as typed; bot text gets safe links. Both only as text nodes.
@@ -355,7 +366,7 @@
   function send(payload, shown) {
     removeReplies();
     addEntry({ who: "user", text: shown, replies: [] });
-    setTyping(true);
+    if (!live) setTyping(true);
     if (state === "online" && confirmed && session) emitMessage(payload);
     else queue.push(payload);
   }
@@ -371,10 +382,18 @@
     const attachment = message.attachment;
     if (!text && attachment && attachment.payload && typeof attachment.payload.src === "string") text = attachment.payload.src;
     if (!text && !replies.length) return;
+    // A live chat's messages carry metadata.live (bot/rasa_server/live.py): who joined, wrote or left.
+    const marker = message.metadata && typeof message.metadata === "object" ? message.metadata.live : null;
+    const event = marker && typeof marker.event === "string" ? marker.event : "";
+    const at = marker && typeof marker.at === "number" ? marker.at : 0;
+    if (at && at <= liveSeen) return; // already shown (sent again after a reconnect)
+    if (at) liveSeen = at;
+    if (event) live = event === "join" || event === "say";
+    const from = event === "say" && typeof marker.coordinator === "string" ? marker.coordinator : "";
     setTyping(false);
     if (session) keepSession(session);
     removeReplies();
-    addEntry({ who: "bot", text: text, replies: replies });
+    addEntry({ who: "bot", text: text, replies: replies, from: from });
   }
   function loadScript(src) {
     return new Promise((resolve, reject) => {
@@ -402,7 +421,7 @@
         });
         socket.on("connect", () => {
           confirmed = false;
-          socket.emit("session_request", { session_id: session });
+          socket.emit("session_request", session ? { session_id: session, live_since: liveSeen } : { session_id: session });
         });
         socket.on("session_confirm", (id) => {
           const confirmedId = typeof id === "string" ? id : id && id.session_id;
@@ -438,6 +457,8 @@
   function restart() {
     session = null;
     entries = [];
+    live = false;
+    liveSeen = 0;
     queue.length = 0;
     tab.remove(SESSION_KEY);
     tab.remove(TRANSCRIPT_KEY);
