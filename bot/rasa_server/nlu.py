@@ -15,7 +15,6 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
-from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.nlu.utils import spacy_utils
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
@@ -247,18 +246,3 @@ class CommandWords(GraphComponent, IntentClassifier):
                 command = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
                 _set_intent(message, [command, *(r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != intent)])
         return messages
-
-
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
-class FoldedCountVectorsFeaturizer(CountVectorsFeaturizer):
-    """Rasa's CountVectorsFeaturizer on words in one spelling: "være", "vaere" and "vare" count alike.
-
-    Citizens write æ/ø/å, ae/oe/aa or plain a/o; folding before counting lets the word and
-    character n-gram features of one spelling carry over to the others.
-    """
-
-    def _process_tokens(self, tokens: List[str], attribute: str = TEXT) -> List[str]:
-        processed = super()._process_tokens(tokens, attribute)
-        if attribute != TEXT:
-            return processed
-        return [fold(token) or token for token in processed]
