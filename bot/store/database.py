@@ -21,12 +21,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pooled: bool = False) -> Engine:
+    """An engine on the URL; a SQLite file gets the write-ahead log and waits for locks, and keeps its connections
+    open when `pooled` (SQLAlchemy opens one per session otherwise)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, future=True, hide_parameters=True)
+        pool: dict[str, Any] = {"poolclass": sa.pool.QueuePool, "pool_size": 5, "max_overflow": 10} if pooled else {}
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, future=True, hide_parameters=True, **pool)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True, hide_parameters=True)
