@@ -259,10 +259,12 @@ class Figures:
 
 def measure(name: str, url: str, script: str, users: int, seconds: float, open_rate: Callable[[Result], float], group: ProcessGroup) -> Figures:
     """The closed loop, the open loop at the rate `open_rate` gives for the closed loop's result, and the cost curve."""
+    cpu = CpuUse({n: p.pid for n, p in group.procs.items()})
     closed = asyncio.run(closed_loop(url, users, seconds, script))
     closed.name = f"{name}, closed loop ({users} citizens back to back)"
     closed.peak_mb = {n: _peak_mb(p.pid) for n, p in group.procs.items()}
     print(closed.line(), flush=True)
+    print(f"  {cpu.line(len(closed.latencies))}", flush=True)
     rate = open_rate(closed)
     opened = asyncio.run(open_loop(url, rate, seconds, script))
     opened.name = f"{name}, open loop ({rate:.1f} msg/s asked, {opened.achieved:.1f} msg/s sent while citizens arrived)"

@@ -242,7 +242,7 @@ def test_an_erasure_request_during_a_live_chat_is_highlighted_and_answered_on_ha
     assert live_bot.store().cases.get(_admin(), reference) is None
 
 
-def test_what_the_coordinator_writes_while_the_citizens_connection_is_down_arrives_on_reconnect(
+def test_a_dropped_connection_misses_nothing_and_the_coordinator_closes_the_case_with_a_status(
     live_bot: Stack, browser: Browser, contexts: list[BrowserContext]
 ) -> None:
     mette = coordinator(browser, contexts, live_bot.web_url, "mette@rm.dk")
@@ -265,8 +265,14 @@ def test_what_the_coordinator_writes_while_the_citizens_connection_is_down_arriv
     expect(widget.bot_says(JOINED)).to_have_count(1)
     page.reload()
     expect(message).to_have_count(1)
-    mette.get_by_role("button", name="Giv samtalen tilbage til chatbotten").click()
+
+    # Closing the chat with a status: the bot takes over again, and the case has its new status.
+    mette.get_by_label("Afslut chatten og sæt sagens status").select_option(label="Kontaktet")
+    mette.get_by_role("button", name="Afslut", exact=True).click()
+    expect(mette.get_by_text("Chatten er afsluttet, og sagen har fået sin nye status.")).to_be_visible()
     expect(widget.bot_says(HANDED_BACK)).to_be_visible(timeout=ANSWER_TIMEOUT)
+    lead = live_bot.store().cases.get(_admin(), reference)
+    assert lead is not None and lead.status == "kontaktet" and lead.live_state == "ended"
 
 
 def test_a_restart_during_a_live_chat_ends_it_for_the_coordinator(live_bot: Stack, browser: Browser, contexts: list[BrowserContext]) -> None:
