@@ -9,6 +9,7 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from bot.console import quiet_dependencies
@@ -187,6 +188,17 @@ def cmd_nlu_lookups(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review_export(args: argparse.Namespace) -> int:
+    from bot.store import open_store
+    from bot.tooling.nlu_data import REVIEWED, write_reviewed
+
+    store = open_store()
+    path, written, skipped = write_reviewed(store.reviews.examples(), Path(args.output) if args.output else REVIEWED)
+    store.audit.record("cli", "review_exported", written=written, skipped=skipped)
+    print(f"wrote {written} reviewed examples to {path} ({skipped} left out: known, masked or no intent); `make run` retrains")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bot", description="Frivilligbotten: the regions' volunteer chatbot.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -229,6 +241,11 @@ def parser() -> argparse.ArgumentParser:
     export = leads_sub.add_parser("export", help="Print every lead as JSON or CSV (Danish Excel).")
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.set_defaults(func=cmd_leads_export)
+
+    review = sub.add_parser("review", help="What coordinators taught the bot in the dashboard.")
+    review_sub = review.add_subparsers(dest="review_command", required=True)
+    review_export = add("export", cmd_review_export, "Write the reviewed examples to nlu/reviewed.yml (the model fingerprint includes them).", review_sub)
+    review_export.add_argument("--output", help="another file (its folder's other NLU files are what it must not repeat)")
 
     accounts = sub.add_parser("accounts", aliases=["coordinators"], help="Dashboard accounts; every change is in the audit log.")
     accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)

@@ -7,6 +7,7 @@ free ports and a temporary VAR_DIR, so every test talks to the software that shi
 from __future__ import annotations
 
 import json
+import time
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -18,7 +19,7 @@ from bot import conventions
 from bot.store import LeadStore, conversations, open_store
 from bot.tooling.processes import LocalBot, free_port, http, wait_until
 
-__all__ = ["Stack", "buttons", "free_port", "http", "stored_transcript", "texts", "wait_until"]
+__all__ = ["Conversation", "Stack", "buttons", "free_port", "http", "stored_transcript", "texts", "wait_until"]
 
 
 class Stack(LocalBot):
@@ -90,3 +91,44 @@ class Mailbox:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+class Conversation:
+    """Rasa tracker events for one conversation, written as Rasa's SQLTrackerStore writes them."""
+
+    def __init__(self, url: str, sender: str) -> None:
+        self.url, self.sender, self.at = url, sender, time.time() - 600
+
+    def _add(self, type_name: str, data: dict[str, Any], intent: str | None = None, action: str | None = None) -> None:
+        self.at += 1
+        with conversations.engine(self.url).begin() as connection:
+            connection.execute(
+                conversations.events.insert().values(
+                    sender_id=self.sender,
+                    type_name=type_name,
+                    timestamp=self.at,
+                    intent_name=intent,
+                    action_name=action,
+                    data=json.dumps({"event": type_name, **data}),
+                )
+            )
+
+    def user(self, text: str, intent: str, confidence: float = 0.95) -> Conversation:
+        self._add("user", {"text": text, "parse_data": {"intent": {"name": intent, "confidence": confidence}}}, intent=intent)
+        return self
+
+    def bot(self, text: str, utter: str = "") -> Conversation:
+        self._add("bot", {"text": text, "metadata": {"utter_action": utter} if utter else {}})
+        return self
+
+    def action(self, name: str) -> Conversation:
+        self._add("action", {"name": name}, action=name)
+        return self
+
+    def slot(self, name: str, value: Any) -> Conversation:
+        self._add("slot", {"name": name, "value": value}, action=name)
+        return self
+
+    def form(self, name: str | None) -> Conversation:
+        self._add("active_loop", {"name": name})
+        return self

@@ -9,6 +9,7 @@ the part each caller needs:
 - `cases`: the coordinators' queries and workflow, scoped to their regions;
 - `accounts`: dashboard accounts and login throttling;
 - `live`: live chats between a citizen and a coordinator (bot.store.live);
+- `reviews`: reviewers' decisions on the messages the bot handled badly (bot.store.review);
 - `audit`: the audit log.
 
 Retention (`bot.store.retention`) and Rasa's tracker store (`bot.store.conversations`)
@@ -27,6 +28,7 @@ from bot.store.citizens import CitizenRequests
 from bot.store.database import Database
 from bot.store.intake import Intake
 from bot.store.live import LiveChats
+from bot.store.review import Reviews
 
 
 class LeadStore:
@@ -38,6 +40,7 @@ class LeadStore:
         self.cases = Casework(self.db, self.audit)
         self.accounts = Accounts(self.db, self.audit)
         self.live = LiveChats(self.db, self.audit)
+        self.reviews = Reviews(self.db, self.audit)
 
 
 def open_store(config: Settings | None = None) -> LeadStore:

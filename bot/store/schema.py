@@ -188,6 +188,25 @@ class AuditEntry(Base):
     detail = sa.Column(sa.JSON, nullable=False, default=dict)
 
 
+class Review(Base):
+    """A reviewer's decision on a group of messages the bot handled badly (bot.store.review)."""
+
+    __tablename__ = "reviews"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    group_key = sa.Column(sa.String(300), nullable=False, index=True)
+    text = sa.Column(sa.Text, nullable=False)  # the group's most frequent wording, masked
+    examples = sa.Column(sa.JSON, nullable=False, default=list)  # every wording of the group, masked
+    decision = sa.Column(sa.String(20), nullable=False)  # intent, out_of_scope, needs_answer
+    intent = sa.Column(sa.String(60), nullable=False, default="")
+    note = sa.Column(sa.Text, nullable=False, default="")  # needs_answer: what is missing and where the answer should come from
+    region = sa.Column(sa.String(20), nullable=False, default="")
+    decided_by = sa.Column(sa.String(254), nullable=False)
+    decided_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    undone_by = sa.Column(sa.String(254), nullable=False, default="")
+    undone_at = sa.Column(sa.DateTime, nullable=True)
+
+
 class LoginAttempt(Base):
     __tablename__ = "login_attempts"
 

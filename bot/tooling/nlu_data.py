@@ -10,10 +10,14 @@ Run `python -m bot nlu-lookups` after editing the data.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
+from bot.language.text import fold
 from bot.settings import ROOT
 
 KNOWLEDGE = ROOT / "bot" / "knowledge"
@@ -58,3 +62,64 @@ def render() -> str:
 def write_place_nlu(target: Path = TARGET) -> Path:
     target.write_text(render(), encoding="utf-8")
     return target
+
+
+# --------------------------------------------------------------------------- reviewed examples (bot.store.review)
+
+REVIEWED = ROOT / "nlu" / "reviewed.yml"
+REVIEWED_HEADER = (
+    "# Messages citizens wrote that the bot handled badly, assigned to an intent by a coordinator in the dashboard\n"
+    "# (»Lær af samtalerne«). Written by `python -m bot review export`; do not edit by hand: decide or undo in the\n"
+    "# dashboard and export again. Masked before anyone saw them; examples that still hold a mask are left out.\n"
+)
+MASKS = ("[navn]", "xxx@xxx", "xx xx xx xx", "xxxxxx-xxxx")
+_EXAMPLE = re.compile(r"^\s*-\s+(.*)$")
+_ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
+
+
+def nlu_examples(folder: Path = ROOT / "nlu", leave_out: Path | None = None) -> Iterator[tuple[str, str]]:
+    """(intent, example without entity annotations) of every NLU file in the folder, in file order."""
+    for path in sorted(folder.rglob("*.yml")):
+        if leave_out is not None and path.resolve() == leave_out.resolve():
+            continue
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            for line in str(block.get("examples") or "").splitlines() if "intent" in block else []:
+                match = _EXAMPLE.match(line)
+                if match:
+                    yield str(block["intent"]), _ANNOTATION.sub(lambda m: m.group(1) or m.group(2) or "", match.group(1)).strip()
+
+
+def existing_examples(folder: Path = ROOT / "nlu", leave_out: Path = REVIEWED) -> set[str]:
+    """Every training example of the other NLU files, folded: what a reviewed example must not repeat."""
+    return {fold(text) for _, text in nlu_examples(folder, leave_out)}
+
+
+def reviewed_yaml(examples: dict[str, list[str]], known: set[str], intents: set[str]) -> tuple[str, int, int]:
+    """nlu/reviewed.yml's text for the reviewed examples, and how many were written and left out."""
+    written, skipped, seen = 0, 0, set(known)
+    blocks = []
+    for intent in sorted(examples):
+        lines = []
+        for example in examples[intent]:
+            clean = " ".join(example.replace("[", " ").replace("]", " ").replace("{", " ").replace("}", " ").split())
+            folded = fold(clean)
+            if intent not in intents or not folded or folded in seen or any(mask in example for mask in MASKS):
+                skipped += 1
+                continue
+            seen.add(folded)
+            lines.append(clean)
+        if lines:
+            written += len(lines)
+            blocks.append(f"  - intent: {intent}\n    examples: |\n" + "".join(f"      - {json.dumps(line, ensure_ascii=False)[1:-1]}\n" for line in lines))
+    body = 'version: "3.1"\n' + REVIEWED_HEADER + "nlu:\n" + ("".join(blocks) if blocks else "  []\n")
+    if not blocks:
+        body = 'version: "3.1"\n' + REVIEWED_HEADER + "nlu: []\n"
+    return body, written, skipped
+
+
+def write_reviewed(examples: dict[str, list[str]], target: Path = REVIEWED) -> tuple[Path, int, int]:
+    """Write the reviewed examples (none: an empty file), without duplicates of the other NLU files; the next training reads them."""
+    intents = set((yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8")) or {}).get("intents") or [])
+    body, written, skipped = reviewed_yaml(examples, existing_examples(target.parent, target), intents)
+    target.write_text(body, encoding="utf-8")
+    return target, written, skipped

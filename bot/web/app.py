@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from bot.conventions import PRIVACY_PATH
 from bot.settings import Settings, settings
 from bot.store import retention
-from bot.web import audit, auth, export, formatting, leads_views, live, overview, public
+from bot.web import audit, auth, export, formatting, leads_views, live, overview, public, review
 from bot.web.state import KEY, attach
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
@@ -72,7 +72,7 @@ def create_app(config: Settings | None = None) -> Flask:
     formatting.install(app)
     app.before_request(auth.load_coordinator)
     app.context_processor(lambda: {"me": auth.current_or_none()})
-    for blueprint in (public.bp, auth.bp, overview.bp, leads_views.bp, live.bp, export.bp, audit.bp):
+    for blueprint in (public.bp, auth.bp, overview.bp, leads_views.bp, live.bp, review.bp, export.bp, audit.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(CSRFError, _on_csrf_error)
     app.register_error_handler(HTTPException, _on_http_error)
