@@ -77,16 +77,20 @@ _EXAMPLE = re.compile(r"^\s*-\s+(.*)$")
 _ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
 
 
+def file_examples(path: Path) -> Iterator[tuple[str, str]]:
+    """(intent, example without entity annotations) of one NLU file, in order."""
+    for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+        for line in str(block.get("examples") or "").splitlines() if "intent" in block else []:
+            match = _EXAMPLE.match(line)
+            if match:
+                yield str(block["intent"]), _ANNOTATION.sub(lambda m: m.group(1) or m.group(2) or "", match.group(1)).strip()
+
+
 def nlu_examples(folder: Path = ROOT / "nlu", leave_out: Path | None = None) -> Iterator[tuple[str, str]]:
-    """(intent, example without entity annotations) of every NLU file in the folder, in file order."""
+    """The examples of every NLU file in the folder but `leave_out`."""
     for path in sorted(folder.rglob("*.yml")):
-        if leave_out is not None and path.resolve() == leave_out.resolve():
-            continue
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            for line in str(block.get("examples") or "").splitlines() if "intent" in block else []:
-                match = _EXAMPLE.match(line)
-                if match:
-                    yield str(block["intent"]), _ANNOTATION.sub(lambda m: m.group(1) or m.group(2) or "", match.group(1)).strip()
+        if leave_out is None or path.resolve() != leave_out.resolve():
+            yield from file_examples(path)
 
 
 def existing_examples(folder: Path = ROOT / "nlu", leave_out: Path = REVIEWED) -> set[str]:
