@@ -46,6 +46,25 @@ ANSWER_ACTION = "action_answer"
 NAME_SLOT = "name"
 WANTED = ("user", "bot", "action", "active_loop", "slot", *conversations.CONVERSATION_RESETS)
 MAX_TEXT = 300
+# Entities a reviewer may mark in an example, as [Viborg](municipality); the others are set by forms and buttons.
+MARKABLE_ENTITIES = ("role", "place", "organisation", "region", "municipality", "ordinal")
+MARK = re.compile(r"\[([^\[\]]+)\]\(([a-z_]+)\)")
+
+
+class BadAnnotation(ValueError):
+    """Marked entities that do not fit: another text than the message's, or an entity that cannot be marked."""
+
+
+def annotated_example(text: str, annotated: str) -> str:
+    """The message with the reviewer's entity marks, checked: the marks are on the message's own words."""
+    annotated = " ".join(annotated.split())
+    if not annotated or annotated == text:
+        return text
+    if any(entity not in MARKABLE_ENTITIES for _, entity in MARK.findall(annotated)):
+        raise BadAnnotation("unknown entity")
+    if " ".join(MARK.sub(lambda m: m.group(1), annotated).split()) != " ".join(text.split()) or "[" in MARK.sub("", annotated):
+        raise BadAnnotation("not the message")
+    return annotated
 
 
 @dataclass
@@ -190,12 +209,15 @@ class Reviews:
     def decided_keys(self) -> set[str]:
         return {review.group_key for review in self.active()}
 
-    def decide(self, actor: str, group: Group, decision: str, intent: str = "", note: str = "", region: str = "") -> int:
-        """Record a decision for a group; an earlier active decision on the same group is replaced (undone)."""
+    def decide(self, actor: str, group: Group, decision: str, intent: str = "", note: str = "", region: str = "", annotated: str = "") -> int:
+        """Record a decision for a group; an earlier active decision on the same group is replaced (undone).
+        `annotated` is the group's text with entities marked ([Viborg](municipality)); it replaces that wording."""
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {DECISIONS}")
         if decision == INTENT and not intent:
             raise ValueError("an intent decision names the intent")
+        marked = annotated_example(group.text, annotated) if decision == INTENT else group.text
+        examples = [marked, *group.examples[1:]]
         now = utcnow()
         with self.db.session() as session:
             for earlier in session.execute(sa.select(Review).where(Review.group_key == group.key, Review.undone_at.is_(None))).scalars():
@@ -203,7 +225,7 @@ class Reviews:
             review = Review(
                 group_key=group.key,
                 text=group.text,
-                examples=list(group.examples),
+                examples=examples,
                 decision=decision,
                 intent=intent if decision == INTENT else "",
                 note=note.strip()[:1000],

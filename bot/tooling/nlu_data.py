@@ -98,6 +98,25 @@ def existing_examples(folder: Path = ROOT / "nlu", leave_out: Path = REVIEWED) -
     return {fold(text) for _, text in nlu_examples(folder, leave_out)}
 
 
+def _keep_marks(example: str) -> str:
+    """The example with the reviewer's entity marks ([Viborg](municipality)) kept and any other bracket removed,
+    so that a citizen's "[" never becomes an annotation."""
+    from bot.store.review import MARK, MARKABLE_ENTITIES
+
+    parts, last = [], 0
+    for match in MARK.finditer(example):
+        parts.append(_unbracket(example[last : match.start()]))
+        value, entity = match.group(1), match.group(2)
+        parts.append(f"[{_unbracket(value)}]({entity})" if entity in MARKABLE_ENTITIES else _unbracket(value))
+        last = match.end()
+    parts.append(_unbracket(example[last:]))
+    return " ".join("".join(parts).split())
+
+
+def _unbracket(text: str) -> str:
+    return text.replace("[", " ").replace("]", " ").replace("{", " ").replace("}", " ").replace("(", " ").replace(")", " ")
+
+
 def reviewed_yaml(examples: dict[str, list[str]], known: set[str], intents: set[str]) -> tuple[str, int, int]:
     """nlu/reviewed.yml's text for the reviewed examples, and how many were written and left out."""
     written, skipped, seen = 0, 0, set(known)
@@ -105,8 +124,8 @@ def reviewed_yaml(examples: dict[str, list[str]], known: set[str], intents: set[
     for intent in sorted(examples):
         lines = []
         for example in examples[intent]:
-            clean = " ".join(example.replace("[", " ").replace("]", " ").replace("{", " ").replace("}", " ").split())
-            folded = fold(clean)
+            clean = _keep_marks(example)
+            folded = fold(_ANNOTATION.sub(lambda m: m.group(1) or m.group(2) or "", clean))
             if intent not in intents or not folded or folded in seen or any(mask in example for mask in MASKS):
                 skipped += 1
                 continue

@@ -62,6 +62,7 @@ def index() -> ResponseReturnValue:
         total=0 if groups is None else len(groups),
         decisions=decisions,
         intents=intent_choices(),
+        markable=review.MARKABLE_ENTITIES,
     )
 
 
@@ -80,7 +81,19 @@ def decide() -> ResponseReturnValue:
     if decision == review.NEEDS_ANSWER and not request.form.get("note", "").strip():
         flash("review_note_missing", "fejl")
         return redirect(url_for("review.index"), code=303)
-    store().reviews.decide(me.email, group, decision, intent=intent, note=request.form.get("note", ""), region=group.regions[0] if group.regions else "")
+    try:
+        store().reviews.decide(
+            me.email,
+            group,
+            decision,
+            intent=intent,
+            note=request.form.get("note", ""),
+            region=group.regions[0] if group.regions else "",
+            annotated=request.form.get("annotated", ""),
+        )
+    except review.BadAnnotation:
+        flash("review_bad_marks", "fejl")
+        return redirect(url_for("review.index"), code=303)
     flash("review_decided", "ok")
     return redirect(url_for("review.index"), code=303)
 

@@ -111,6 +111,27 @@ def test_the_export_is_training_data_without_repeats_or_masks(tmp_path: Path) ->
     assert (written, skipped) == (0, 1)  # an example the team already wrote is not written again
 
 
+def test_a_reviewer_may_mark_entities_on_the_messages_own_words(tmp_path: Path, url: str) -> None:
+    store = LeadStore(f"sqlite:///{tmp_path / 'leads.db'}")
+    Conversation(url, "web:v").slot("region", "midtjylland").user("kan man være vejviser i viborg om lørdagen", "nlu_fallback", 0.1)
+    [group] = review.grouped(review.inbox_messages(url, None))
+    for wrong in ("kan man være [vejviser](cpr) i viborg om lørdagen", "kan man være vejviser i [Aarhus](municipality) om lørdagen", "[kan man"):
+        with pytest.raises(review.BadAnnotation):
+            store.reviews.decide("mette@rm.dk", group, review.INTENT, intent="ask_opportunities", annotated=wrong)
+    marked = "kan man være [vejviser](role) i [viborg](municipality) om lørdagen"
+    store.reviews.decide("mette@rm.dk", group, review.INTENT, intent="ask_opportunities", annotated=marked)
+    nlu = tmp_path / "nlu"
+    nlu.mkdir()
+    body, written, _ = reviewed_yaml(store.reviews.examples(), set(), {"ask_opportunities"})
+    (nlu / "reviewed.yml").write_text(body, encoding="utf-8")
+    [example] = load_data(str(nlu)).intent_examples
+    assert example.get("text") == "kan man være vejviser i viborg om lørdagen"
+    assert [(e["value"], e["entity"]) for e in example.get("entities")] == [("vejviser", "role"), ("viborg", "municipality")]
+    # A citizen's own brackets never become an annotation.
+    body, _, _ = reviewed_yaml({"ask_pay": ["får man [penge](cpr) eller {noget}"]}, set(), {"ask_pay"})
+    assert "[" not in body and "{noget}" not in body
+
+
 def review_known(folder: Path) -> set[str]:
     from bot.tooling.nlu_data import existing_examples
 
