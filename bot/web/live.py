@@ -127,7 +127,7 @@ def transcript(conversation_id: str, after: int = 0) -> list[dict[str, Any]]:
                 )
             else:
                 line.update(who="system", event=row.type_name)
-            if line.get("text") or line["who"] == "system":
+            if line.get("text") or (line["who"] == "system" and (lines or after)):  # a conversation's first session is no restart
                 lines.append(line)
     return lines
 
