@@ -40,6 +40,7 @@ class LiveChat:
     by_name: str
     conversation_id: str
     channel: str
+    status: str  # the case's
 
 
 def _chat(lead: Lead, names: dict[int, str]) -> LiveChat:
@@ -53,6 +54,7 @@ def _chat(lead: Lead, names: dict[int, str]) -> LiveChat:
         names.get(lead.live_by or 0, ""),
         lead.conversation_id,
         lead.channel,
+        lead.status,
     )
 
 

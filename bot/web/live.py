@@ -112,7 +112,7 @@ def transcript(conversation_id: str, after: int = 0) -> list[dict[str, Any]]:
         .where(table.c.sender_id == conversation_id, table.c.id > after, table.c.type_name.in_(SHOWN_EVENTS))
         .order_by(table.c.id)
     )
-    lines = []
+    lines: list[dict[str, Any]] = []
     with conversations.engine(config().tracker_url).connect() as connection:
         for row in connection.execute(query):
             data = json.loads(row.data or "{}")
@@ -172,7 +172,7 @@ def chat(reference: str) -> ResponseReturnValue:
         holding=holding,
         taken_by_other=found.state == LIVE and not holding,
         can_join=found.by is None and found.channel in (SOCKETIO, TELEGRAM),
-        transitions=TRANSITIONS.get(store().cases.get(viewer(), reference).status, ()),  # type: ignore[union-attr]
+        transitions=TRANSITIONS.get(found.status, ()),
     )
 
 
@@ -191,7 +191,8 @@ def events(reference: str) -> ResponseReturnValue:
     if holding and after and any(line["who"] == "system" for line in lines):
         # The conversation started over (its session expired, the citizen restarted it): Rasa un-paused it, so the chat is over.
         holding = not store().live.release(reference, me.email, "conversation_restarted", me.id)
-    return jsonify(lines=lines, holding=holding, state=store().live.get(viewer(), reference).state)  # type: ignore[union-attr]
+    now = store().live.get(viewer(), reference)
+    return jsonify(lines=lines, holding=holding, state=now.state if now else "")
 
 
 def _reply(ok: bool, code: str, reference: str, status: int = 200) -> ResponseReturnValue:
@@ -271,7 +272,7 @@ def close(reference: str) -> ResponseReturnValue:
     found = _chat_or_404(reference)
     me = current()
     status = request.form.get("status", "")
-    if store().cases.get(viewer(), reference) is None or status not in TRANSITIONS.get(store().cases.get(viewer(), reference).status, ()):  # type: ignore[union-attr]
+    if status not in TRANSITIONS.get(found.status, ()):
         return _reply(False, "status_refused", reference, 400)
     hand_back(reference, found.conversation_id, me.name, me.email, "closed", me.id, config(), store())
     store().cases.set_status(viewer(), reference, status)
