@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.common import channel, form_slots, text, transcript
 from actions.forms import summary
-from bot.conventions import ERASURE_SLOT, SOCKETIO, TELEGRAM
+from bot.conventions import ERASURE_SLOT, LIVE_CHANNELS
 from bot.handoff import notify
 from bot.handoff.routing import routing
 from bot.knowledge import kb
@@ -31,7 +31,6 @@ from bot.store.schema import HANDOFF, SIGNUP, fields_of
 
 log = logging.getLogger(__name__)
 SPOOL_FLUSH_SECONDS = 5.0
-LIVE_CHANNELS = (SOCKETIO, TELEGRAM)  # where a coordinator's message can be pushed to the citizen
 FILE_RETENTION_SECONDS = 3600.0  # how often this action server clears its own outbox and spool of files past their limits
 
 
@@ -156,7 +155,7 @@ class SubmitLead(Action, ABC):
             dispatcher.utter_message(response="utter_signup_failed")
             return []
         if live and result.created and await asyncio.get_running_loop().run_in_executor(None, store().live.request, result.reference):
-            minutes = store().live.typical_wait_minutes(draft["region"], settings().live_wait_seconds)
+            minutes = await asyncio.get_running_loop().run_in_executor(None, store().live.typical_wait_minutes, draft["region"], settings().live_wait_seconds)
             region = kb().region_name(draft["region"])
             dispatcher.utter_message(response="utter_handoff_live", name=draft["name"].split()[0], reference=result.reference, region=region, minutes=minutes)
             return [SlotSet("lead_reference", result.reference), *_forget(self.answered_slots())]

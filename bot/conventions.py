@@ -22,6 +22,7 @@ TELEGRAM = "telegram"
 SOCKETIO = "socketio"
 REST = "rest"
 CHANNELS = (SOCKETIO, REST, TELEGRAM)
+LIVE_CHANNELS = (SOCKETIO, TELEGRAM)  # where a coordinator's live chat message can be pushed to the citizen (REST has nobody listening)
 
 # What each derived secret is for (bot.settings.Settings.derived_secret).
 BRIDGE_PURPOSE = "telegram-bridge"

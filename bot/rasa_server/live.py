@@ -59,7 +59,7 @@ def _field(body: dict[str, Any], name: str, limit: int = 200) -> str | None:
     return value.strip()[:limit] if isinstance(value, str) and value.strip() else None
 
 
-def _paused_since_last_resume(tracker: DialogueStateTracker) -> list[UserUttered]:
+def _said_while_paused(tracker: DialogueStateTracker) -> list[UserUttered]:
     """The citizen's messages since the bot last paused."""
     messages: list[UserUttered] = []
     for event in reversed(tracker.events):
@@ -178,7 +178,7 @@ class HandoffInput(InputChannel):
             elif operation == "leave":
                 if not tracker.is_paused():
                     return response.json({"ok": True, "live": False})  # already the bot's: nothing to hand back
-                alerts = [m for m in _paused_since_last_resume(tracker) if (m.intent or {}).get("name") in LIVE_ALERT_INTENTS]
+                alerts = [m for m in _said_while_paused(tracker) if (m.intent or {}).get("name") in LIVE_ALERT_INTENTS]
                 before.append(ConversationResumed())
                 after.append(ActionExecuted(ACTION_LISTEN))  # the citizen's next message starts a turn of its own
                 text = self._text(domain, "utter_live_left", name=coordinator)

@@ -13,12 +13,10 @@ dashboard need not import Rasa; tests/unit/test_rasa_patches.py checks that the 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import json
 from collections import Counter
 from functools import cache
 from pathlib import Path
-from typing import Any, Collection, Iterable, Iterator
+from typing import Collection
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -71,27 +69,6 @@ def masked(text: str) -> str:
     return PHONE_IN_TEXT.sub(PHONE_MASK, EMAIL_IN_TEXT.sub(EMAIL_MASK, scrub(text)))
 
 
-def _fallbacks_outside_forms(rows: Iterable[Any], regions: Collection[str] | None) -> Iterator[str]:
-    """From one or more conversations' events in order: the texts of nlu_fallback messages not typed while a form
-    was active, of the conversations whose region (the last value of the region slot) is in `regions`."""
-    for _sender, conversation in itertools.groupby(rows, key=lambda row: row.sender_id):
-        texts: list[str] = []
-        region: str | None = None
-        in_form = False
-        for row in conversation:
-            data = json.loads(row.data or "{}")
-            if row.type_name == "active_loop":
-                in_form = bool(data.get("name"))
-            elif row.type_name in CONVERSATION_RESETS:
-                in_form = False
-            elif row.type_name == "slot":
-                region = data.get("value") or region
-            elif row.intent_name == "nlu_fallback" and not in_form:
-                texts.append(str(data.get("text") or "").strip())
-        if regions is None or region in regions:
-            yield from texts
-
-
 def unanswered(url: str, regions: Collection[str] | None = None, limit: int = 10, since: dt.datetime | None = None) -> list[tuple[str, int]]:
     """The texts the NLU most often could not classify (intent nlu_fallback), masked, with counts.
 
@@ -107,13 +84,12 @@ def unanswered(url: str, regions: Collection[str] | None = None, limit: int = 10
         events.c.type_name.in_(("active_loop", *CONVERSATION_RESETS)),
         sa.and_(events.c.type_name == "slot", events.c.action_name == REGION_SLOT),  # Rasa keeps a slot's name there
     )
-    query = sa.select(events.c.sender_id, events.c.type_name, events.c.intent_name, events.c.data)
-    query = query.where(events.c.sender_id.in_(senders), wanted).order_by(events.c.sender_id, events.c.id)
-    counts: Counter[str] = Counter()
+    columns = (events.c.id, events.c.sender_id, events.c.type_name, events.c.intent_name, events.c.action_name, events.c.timestamp, events.c.data)
+    query = sa.select(*columns).where(events.c.sender_id.in_(senders), wanted).order_by(events.c.sender_id, events.c.id)
+    from bot.store.review import FALLBACK, handled_badly  # the review inbox's reading of a conversation, on these rows only
+
     with engine(url).connect() as connection:
-        for text in _fallbacks_outside_forms(connection.execute(query), regions):
-            if text and not text.startswith("/"):
-                counts[" ".join(masked(text).lower().split())[:200]] += 1
+        counts = Counter(m.text.lower()[:200] for m in handled_badly(connection.execute(query), regions) if m.reason == FALLBACK)
     return counts.most_common(limit)
 
 

@@ -104,7 +104,7 @@ def mask(text: str, names: Iterable[str]) -> str:
     return " ".join(masked.split())[:MAX_TEXT]
 
 
-def _messages(rows: Iterable[Any], regions: Collection[str] | None) -> Iterator[Message]:
+def handled_badly(rows: Iterable[Any], regions: Collection[str] | None) -> Iterator[Message]:
     """From events ordered by conversation and id: the messages handled badly, of the conversations in `regions`."""
     for sender, conversation in itertools.groupby(rows, key=lambda row: row.sender_id):
         found: list[tuple[int, str, str, float, int]] = []  # event id, text, reason, time, index of its reply
@@ -168,7 +168,7 @@ def inbox_messages(url: str, regions: Collection[str] | None, since: dt.datetime
     if since is not None:
         query = query.where(events.c.timestamp >= since.timestamp())
     with conversations.engine(url).connect() as connection:
-        return list(_messages(connection.execute(query.order_by(events.c.sender_id, events.c.id)), regions))
+        return list(handled_badly(connection.execute(query.order_by(events.c.sender_id, events.c.id)), regions))
 
 
 def grouped(messages: Iterable[Message]) -> list[Group]:

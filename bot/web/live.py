@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from bot.conventions import LIVE_ALERT_INTENTS, LIVE_PURPOSE, LIVE_TOKEN_HEADER, SOCKETIO, TELEGRAM
+from bot.conventions import LIVE_ALERT_INTENTS, LIVE_CHANNELS, LIVE_PURPOSE, LIVE_TOKEN_HEADER
 from bot.knowledge import kb
 from bot.settings import Settings
 from bot.store import LeadStore, conversations
@@ -171,7 +171,7 @@ def chat(reference: str) -> ResponseReturnValue:
         last=lines[-1]["id"] if lines else 0,
         holding=holding,
         taken_by_other=found.state == LIVE and not holding,
-        can_join=found.by is None and found.channel in (SOCKETIO, TELEGRAM),
+        can_join=found.by is None and found.channel in LIVE_CHANNELS,
         transitions=TRANSITIONS.get(found.status, ()),
     )
 
@@ -208,7 +208,7 @@ def _reply(ok: bool, code: str, reference: str, status: int = 200) -> ResponseRe
 def join(reference: str) -> ResponseReturnValue:
     found = _chat_or_404(reference)
     me = current()
-    if found.channel not in (SOCKETIO, TELEGRAM) or not store().live.claim(viewer(), me.id, reference):
+    if found.channel not in LIVE_CHANNELS or not store().live.claim(viewer(), me.id, reference):
         return _reply(False, "live_taken", reference, 409)
     try:
         status, _ = rasa(config(), "join", sender=found.conversation_id, coordinator=first_name(me.name), region=kb().region_name(found.region))

@@ -224,8 +224,9 @@
   // --- state -------------------------------------------------------------------------------------------
   let session = storedSession();
   let entries = loadTranscript(session);
-  let live = loadLive(session).on; // a coordinator has the chat: no "typing" from the bot, which is silent
-  let liveSeen = loadLive(session).seen; // the server's time of the newest live chat message shown: a reconnect asks for later ones
+  const storedLive = loadLive(session);
+  let live = storedLive.on; // a coordinator has the chat: no "typing" from the bot, which is silent
+  let liveSeen = storedLive.seen; // the server's time of the newest live chat message shown: a reconnect asks for later ones
   let socket = null;
   let state = "idle"; // idle (not connected yet), connecting, online, offline
   let confirmed = false; // session_confirm received on the current connection
