@@ -44,6 +44,8 @@ RASA_TIMEOUT = 10.0
 MAX_TEXT = 2000
 SWEEP_SECONDS = 2.0
 SHOWN_EVENTS = ("user", "bot", "session_started", "restart")
+# Whether the bot was silent: only what a citizen wrote then is marked as something the bot would have acted on.
+PAUSED_AFTER = {"pause": True, "resume": False, "session_started": False, "restart": False}
 # The live pages run one script of their own (static/live.js) and ask only this server.
 LIVE_CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
@@ -103,22 +105,31 @@ def _chat_json(chat: LiveChat) -> dict[str, Any]:
 
 
 def transcript(conversation_id: str, after: int = 0) -> list[dict[str, Any]]:
-    """The conversation's messages after event `after`, as the live page shows them; what the bot would have acted on is marked."""
+    """The conversation's messages after event `after`, as the live page shows them; what the bot would have acted on,
+    had it not been silent, is marked."""
     if not conversation_id or not conversations.tracker_exists(config().tracker_url):
         return []
     table = conversations.events
+    mine = table.c.sender_id == conversation_id
     query = (
         sa.select(table.c.id, table.c.type_name, table.c.intent_name, table.c.timestamp, table.c.data)
-        .where(table.c.sender_id == conversation_id, table.c.id > after, table.c.type_name.in_(SHOWN_EVENTS))
+        .where(mine, table.c.id > after, table.c.type_name.in_((*SHOWN_EVENTS, *PAUSED_AFTER)))
         .order_by(table.c.id)
     )
     lines: list[dict[str, Any]] = []
     with conversations.engine(config().tracker_url).connect() as connection:
+        paused = False
+        if after:
+            latest = sa.select(table.c.type_name).where(mine, table.c.id <= after, table.c.type_name.in_(PAUSED_AFTER))
+            paused = PAUSED_AFTER.get(connection.execute(latest.order_by(table.c.id.desc()).limit(1)).scalar() or "", False)
         for row in connection.execute(query):
+            paused = PAUSED_AFTER.get(row.type_name, paused)
+            if row.type_name not in SHOWN_EVENTS:
+                continue
             data = json.loads(row.data or "{}")
             line: dict[str, Any] = {"id": row.id, "at": row.timestamp}
             if row.type_name == "user":
-                line.update(who="citizen", text=str(data.get("text") or ""), alert=row.intent_name in LIVE_ALERT_INTENTS)
+                line.update(who="citizen", text=str(data.get("text") or ""), alert=paused and row.intent_name in LIVE_ALERT_INTENTS)
             elif row.type_name == "bot":
                 marker = ((data.get("metadata") or {}).get("live")) or {}
                 coordinator = marker.get("event") == "say"

@@ -869,6 +869,26 @@ def test_a_conversation_that_starts_over_ends_the_chat_for_the_coordinator(midt:
     assert "Samtalen startede forfra." in page and "Chatbotten svarer borgeren." in page
 
 
+def test_only_what_the_citizen_wrote_while_the_bot_was_silent_is_marked_for_the_coordinator(
+    midt: Browser, store: LeadStore, config: Settings, people: dict[str, int]
+) -> None:
+    """Before the coordinator joined and after they handed back the bot answered an erasure request itself: no mark."""
+    reference, conversation = waiting_handoff(store, config)
+    assert store.live.claim(Viewer(MIDT, "coordinator", ("midtjylland",)), people[MIDT], reference)
+    now = time.time()
+    add_events(config.tracker_url, conversation, ("user", "delete_data", "slet mine data før", now - 20), ("pause", None, "", now - 19))
+    first = midt.get(f"/dashboard/live/{reference}/events?after=0").get_json()["lines"]
+    assert [(line["text"], line["alert"]) for line in first if line["who"] == "citizen"][-1] == ("slet mine data før", False)
+    # Polled afterwards, from the last line seen: the page still knows the bot is silent.
+    add_events(config.tracker_url, conversation, ("user", "delete_data", "slet mine data under", now - 10), ("user", "greet", "hej", now - 9))
+    during = midt.get(f"/dashboard/live/{reference}/events?after={first[-1]['id']}").get_json()["lines"]
+    assert [(line["text"], line["alert"]) for line in during] == [("slet mine data under", True), ("hej", False)]
+    add_events(config.tracker_url, conversation, ("resume", None, "", now - 5), ("user", "delete_data", "slet mine data efter", now - 4))
+    everything = midt.get(f"/dashboard/live/{reference}/events?after=0").get_json()["lines"]
+    assert [line["text"] for line in everything if line.get("alert")] == ["slet mine data under"]
+    assert text(midt.get(f"/dashboard/live/{reference}")).count("Vigtigt – chatbotten ville have reageret på dette:") == 1
+
+
 def test_the_sweeper_hands_back_abandoned_chats_and_sends_on_unanswered_requests(store: LeadStore, config: Settings, people: dict[str, int]) -> None:
     """Even with Rasa unreachable (it is not running here), the chat is handed back in the lead store and the e-mail goes out."""
     from bot.web.live import sweep

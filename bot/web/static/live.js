@@ -79,6 +79,12 @@
     const holdingAtStart = Boolean(form);
     let after = Number(log.dataset.after) || 0;
     const stateAtStart = log.dataset.state || "";
+    // A hand-back or a close is a plain form post: once one is on its way, the page it leads to is the truth, and a
+    // poll must not reload this one over it (that would drop the answer and its message).
+    let leaving = false;
+    document.addEventListener("submit", (event) => {
+      if (event.target !== form) leaving = true;
+    });
     function line(entry) {
       const classes = "live-line live-line--" + entry.who + (entry.alert ? " live-line--alert" : "");
       if (entry.who === "system") return el("p", { class: classes }, [el("span", { class: "live-who" }, [STRINGS.restarted])]);
@@ -89,8 +95,10 @@
       return el("p", { class: classes }, parts);
     }
     async function poll() {
+      if (leaving) return;
       try {
         const data = await getJson(log.dataset.url + "?after=" + after);
+        if (leaving) return;
         const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
         for (const entry of data.lines) {
           log.append(line(entry));
@@ -101,6 +109,7 @@
         if (data.holding !== holdingAtStart || data.state !== stateAtStart) return window.location.reload();
         if (error && error.textContent === STRINGS.offline) error.textContent = "";
       } catch (_err) {
+        if (leaving) return;
         if (String(_err.message) === "404") return window.location.reload();
         if (error) error.textContent = STRINGS.offline;
       }
