@@ -76,6 +76,7 @@ NAMED_IN_FOLLOWUP = 2.5  # tag score for an opportunity a follow-up names itself
 MERGING_REGIONS = ("sjaelland", "hovedstaden")  # Region Østdanmark from 1 January 2027
 NOT_AN_ORDINAL_AFTER = ("de", "alle", "noget", "nogen", "nogle", "et", "en")  # a count or "another", not the n-th
 _DIGIT = re.compile(r"[1-9]")
+YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 
 
 def _items(opportunities: List[Opportunity]) -> str:
@@ -177,9 +178,15 @@ def first_sentence(value: str, query: str = "") -> str:
     chosen = ""
     for sentence in found[start:]:
         chosen = f"{chosen} {sentence}".strip()
-        if len(chosen) >= 40:
+        if len(chosen) >= 50:  # "Nej, frivillige erstatter ikke personalet." needs the sentence after it
             break
     return chosen
+
+
+def dated_sentence(entry: AnyEntry) -> str | None:
+    """The first sentence of an entry that names a year, for a question about when something happened."""
+    text = " ".join(part for part in (entry.answer, getattr(entry, "more", "")) if part)
+    return next((sentence for sentence in sentences(text) if YEAR.search(sentence)), None)
 
 
 def group(ref: str) -> str:
@@ -628,7 +635,11 @@ class Answerer:
         if combined is not None and group(combined) != group(ref):
             return self.show(combined)  # "hvornår blev den godkendt?" after the strategy
         if aspect == "when":
-            self.dispatcher.utter_message(response="utter_followup_when")
+            dated = dated_sentence(entry) if self.kb.said_exactly("followup_when_past", self.text) else None
+            if dated is not None:
+                self.say(dated, source_of(entry, ref))  # "hvornår blev det lavet?" of a centre founded in 1992
+            else:
+                self.dispatcher.utter_message(response="utter_followup_when")
             return [SlotSet(CONTEXT, ref)]
         return self.show(ref, detail=shown and bool(getattr(entry, "more", "")))
 

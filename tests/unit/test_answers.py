@@ -113,6 +113,8 @@ async def test_yes_without_an_offer_and_no_start_nothing() -> None:
         ("opp:cafe_viborg", "kan jeg melde mig til det?", "signup", "Vil du skrive dig op", "Hvad hedder du"),
         ("opp:foerstehjaelper", "hvad kræver det?", "followup", "krav|kræv|oplæring|tavshedspligt", "lægevagt"),
         ("topic:pejlemaerker", "fortæl mere", "followup", ".", "Mente du"),
+        ("topic:frivillighed_dk", "hvornår blev det lavet", "followup", "1992", "står ikke"),
+        ("opp:vejviser", "hvornår skal man møde ind?", "followup", "står ikke", "19|20"),
     ],
 )
 async def test_a_follow_up_is_about_what_the_last_answer_was_about(context: str, text: str, intent: str, expected: str, not_expected: str) -> None:
